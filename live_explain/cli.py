@@ -1,0 +1,383 @@
+"""The ``live-explain`` command line.
+
+Exit codes: 0 on success, 2 with one line on stderr for a user's mistake, 130 when
+interrupted (an export then keeps its playable partial file under a ``.partial`` name).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from live_explain import __version__
+from live_explain.errors import UserError
+
+log = logging.getLogger("live_explain")
+
+METHODS = ("gradcam", "gradcam++", "hirescam", "eigencam", "saliency", "cam", "none")
+DEFAULT_SYNTHETIC_FRAMES = 300  # a synthetic scene never ends; export 12 s of it by default
+RECORDINGS_DIR = Path("recordings")
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line, exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {value}")
+    return value
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    from live_explain.models import DEFAULT_DETECTOR
+
+    group = parser.add_argument_group("model and explanation")
+    group.add_argument("--model", default=DEFAULT_DETECTOR, help="torchvision model name")
+    group.add_argument(
+        "--weights",
+        default="auto",
+        help="auto, demo, coco, none (random) or a state-dict PATH (default: auto)",
+    )
+    group.add_argument("--method", default="none", choices=METHODS, help="explanation method")
+    group.add_argument("--layer", help="target layer (a name from the model's named_modules())")
+    group.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    group.add_argument("--topk", type=positive_int, default=20, help="at most K detections")
+    group.add_argument("--score-thresh", type=float, default=0.5, metavar="T")
+    group.add_argument(
+        "--classes", help="comma-separated class names to keep, e.g. car,person (default: all)"
+    )
+
+
+def add_source_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--max-frames", type=positive_int, metavar="N", help="stop after N frames")
+    parser.add_argument(
+        "--fps", type=float, default=10.0, help="frame rate of an image folder (default: 10)"
+    )
+
+
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(
+        prog="live-explain",
+        description="Explain a CNN object detector on driving video, live.",
+        epilog="SOURCE/INPUT: a camera index, a video file, an image folder, a URL "
+        "(rtsp, rtsps, http, https) or 'synthetic'.",
+    )
+    parser.add_argument("--version", action="version", version=f"live-explain {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
+    sub.required = True
+
+    watch = sub.add_parser("watch", help="open the desktop app")
+    watch.add_argument("source", nargs="?", default="0", metavar="SOURCE")
+    add_model_options(watch)
+
+    export = sub.add_parser("export", help="write an annotated H.264 video")
+    export.add_argument("input", metavar="INPUT")
+    export.add_argument("-o", "--output", required=True, type=Path, metavar="OUT.mp4")
+    export.add_argument("--log", type=Path, metavar="OUT.jsonl", help="per-frame JSONL log")
+    export.add_argument("--report", type=Path, metavar="OUT.html", help="HTML drive report")
+    export.add_argument("--start", type=non_negative_float, metavar="S", help="start (seconds)")
+    export.add_argument("--end", type=non_negative_float, metavar="S", help="end (seconds)")
+    add_source_options(export)
+    add_model_options(export)
+
+    explain = sub.add_parser("explain", help="explain the detections in one image")
+    explain.add_argument("image", metavar="IMAGE")
+    explain.add_argument("-o", "--output", required=True, type=Path, metavar="OUT.png")
+    explain.add_argument("--save-maps", type=Path, metavar="OUT.npz")
+    add_model_options(explain)
+
+    record = sub.add_parser("record", help="record the raw feed (crash-safe) with a JSON sidecar")
+    record.add_argument("source", metavar="SOURCE")
+    record.add_argument(
+        "-o", "--output", type=Path, metavar="FILE", help="default: recordings/<time>.mp4"
+    )
+    record.add_argument("--duration", type=non_negative_float, metavar="S", help="seconds")
+    add_source_options(record)
+
+    bench = sub.add_parser("bench", help="detection-only vs explained cost, fps, latency")
+    bench.add_argument("source", nargs="?", default="synthetic", metavar="SOURCE")
+    bench.add_argument("--json", action="store_true", help="print one JSON object")
+    add_source_options(bench)
+    add_model_options(bench)
+
+    sub.add_parser("models", help="list models and whether their weights are here")
+
+    report = sub.add_parser("report", help="an HTML report over drives' JSONL logs")
+    report.add_argument("logs", nargs="+", metavar="LOG")
+    report.add_argument("-o", "--output", required=True, type=Path, metavar="OUT.html")
+    return parser
+
+
+def not_yet(feature: str, issue: str) -> UserError:
+    return UserError(f"{feature} is not yet available (it lands with the {issue} issue)")
+
+
+# -- commands -------------------------------------------------------------------------------
+
+
+def open_input(args: argparse.Namespace, *, realtime: bool = False):
+    from live_explain.sources import SyntheticSource, VideoFileSource, open_source
+
+    start = getattr(args, "start", None)
+    end = getattr(args, "end", None)
+    if start is not None and end is not None and end <= start:
+        raise UserError(f"--end {end} must be after --start {start}")
+    source = open_source(
+        getattr(args, "input", None) or args.source,
+        start_s=start,
+        end_s=end,
+        folder_fps=args.fps,
+        realtime=realtime,
+    )
+    if (start is not None or end is not None) and not isinstance(source, VideoFileSource):
+        raise UserError("--start and --end apply to video files only")
+    if isinstance(source, SyntheticSource) and args.max_frames is None and not realtime:
+        args.max_frames = DEFAULT_SYNTHETIC_FRAMES
+    return source
+
+
+def make_detector(args: argparse.Namespace):
+    from live_explain.detect import Detector, resolve_device
+    from live_explain.models import check_model_name, is_detector, load_model
+
+    if args.method != "none":
+        raise not_yet(f"--method {args.method}", "explanation engine")
+    if args.layer:
+        raise not_yet("--layer", "explanation engine")
+    check_model_name(args.model)
+    if not is_detector(args.model):
+        raise UserError(f"{args.model} is a classifier; export and watch need a detector")
+    device = resolve_device(args.device)
+    model = load_model(args.model, weights=args.weights)
+    classes = args.classes.split(",") if args.classes else None
+    return Detector(model, device, args.score_thresh, classes, args.topk)
+
+
+def expected_total(source, max_frames: int | None) -> int | None:
+    total = source.expected_frames
+    if total is not None and getattr(source, "end_ms", None) is not None:
+        total = None  # unknown until decoded
+    if max_frames is not None:
+        total = max_frames if total is None else min(total, max_frames)
+    return total
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    from live_explain.engine import Pipeline
+    from live_explain.sinks import H264Writer, check_output_path
+
+    if args.log:
+        raise not_yet("--log", "monitoring")
+    if args.report:
+        raise not_yet("--report", "monitoring")
+    check_output_path(args.output, (args.input,))
+    source = open_input(args)
+    detector = make_detector(args)
+    source.start()  # open errors (unreadable file, missing camera) surface before any output
+    writer = H264Writer(args.output, source.fps)
+    pipeline = Pipeline(source, detector, max_frames=args.max_frames)
+    started = time.perf_counter()
+    bar = tqdm(
+        total=expected_total(source, args.max_frames),
+        unit="frame",
+        desc="export",
+        disable=not sys.stderr.isatty(),
+        dynamic_ncols=True,
+    )
+    try:
+        with logging_redirect_tqdm(), bar:
+            for result in pipeline.run():
+                writer.write(result.overlay)
+                bar.update(1)
+                bar.set_postfix(detections=len(result.detections), refresh=False)
+        if writer.frames_written == 0:
+            raise UserError(f"{args.input}: no frames in the chosen range")
+        writer.close()
+    except KeyboardInterrupt:
+        kept = writer.abort()
+        where = f"; partial video kept at {kept}" if kept else ""
+        done = writer.frames_written
+        print(f"live-explain: interrupted after {done} frames{where}", file=sys.stderr)
+        return 130
+    except BaseException:
+        writer.abort()
+        raise
+    elapsed = time.perf_counter() - started
+    width, height = writer.size
+    print(
+        f"wrote {args.output}: {writer.frames_written} frames, {width}x{height}, "
+        f"{float(writer.fps):g} fps, H.264, in {elapsed:.1f} s "
+        f"({writer.frames_written / max(elapsed, 1e-9):.1f} frames/s)"
+    )
+    return 0
+
+
+def default_recording_path(source_spec: str) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    safe = "".join(c if c.isalnum() else "-" for c in Path(str(source_spec)).stem)[:40] or "feed"
+    return RECORDINGS_DIR / f"{safe}-{stamp}.mp4"
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    from live_explain.sinks import H264Writer, check_output_path, write_json_atomic
+
+    output = args.output
+    if output is None:
+        output = default_recording_path(args.source)
+        output.parent.mkdir(parents=True, exist_ok=True)
+    check_output_path(output, (args.source,))
+    if output.exists():
+        raise UserError(f"{output}: already exists; choose another name")
+    sidecar_path = output.with_suffix(".json")
+    source = open_input(args, realtime=True)
+    source.start()
+    writer = H264Writer(output, source.fps, atomic=False, crf=18, keyframe_interval_s=1.0)
+    sidecar = {
+        "source": str(args.source),
+        "source_kind": source.kind,
+        "video": output.name,
+        "started_at": datetime.now().astimezone().isoformat(timespec="seconds"),
+        "fps": source.fps,
+        "width": None,
+        "height": None,
+        "frames_written": 0,
+        "frames_dropped": 0,
+        "finished": False,
+    }
+
+    def save_sidecar() -> None:
+        sidecar["frames_written"] = writer.frames_written
+        sidecar["frames_dropped"] = source.frames_dropped
+        if writer.size:
+            sidecar["width"], sidecar["height"] = writer.size
+        write_json_atomic(sidecar_path, sidecar)
+
+    save_sidecar()
+    started = time.monotonic()
+    last_save = started
+    interrupted = False
+    try:
+        while args.max_frames is None or writer.frames_written < args.max_frames:
+            if args.duration is not None and time.monotonic() - started >= args.duration:
+                break
+            frame = source.read(timeout=1.0) if args.duration is not None else source.read()
+            if frame is None:
+                break
+            writer.write(frame.image)
+            if time.monotonic() - last_save >= 1.0:
+                save_sidecar()
+                last_save = time.monotonic()
+    except TimeoutError:
+        pass  # the duration check runs on the next loop turn
+    except KeyboardInterrupt:
+        interrupted = True  # Ctrl-C is the normal way to end an open-ended recording
+    finally:
+        source.close()
+    if writer.frames_written == 0:
+        writer.abort()
+        output.unlink(missing_ok=True)
+        sidecar_path.unlink(missing_ok=True)
+        raise UserError(f"{args.source}: no frames were recorded")
+    writer.close()
+    sidecar["finished"] = True
+    sidecar["duration_s"] = round(writer.frames_written / source.fps, 3)
+    save_sidecar()
+    how = "stopped by the user; " if interrupted else ""
+    print(
+        f"recorded {output}: {how}{writer.frames_written} frames, "
+        f"{source.frames_dropped} dropped; sidecar {sidecar_path}"
+    )
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from live_explain.models import CLASSIFIERS, DEFAULT_DETECTOR, DETECTORS, weights_cached
+
+    print(f"{'model':42} {'kind':10} weights in torch's cache")
+    for kind, names in (("detector", DETECTORS), ("classifier", CLASSIFIERS)):
+        for name in names:
+            mark = " (default)" if name == DEFAULT_DETECTOR else ""
+            print(f"{name + mark:42} {kind:10} {'yes' if weights_cached(name) else 'no'}")
+    return 0
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    raise not_yet("the desktop app (watch)", "desktop app")
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    raise not_yet("explain", "explanation engine")
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    raise not_yet("bench", "explanation engine")
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    raise not_yet("report", "monitoring")
+
+
+COMMANDS = {
+    "watch": cmd_watch,
+    "export": cmd_export,
+    "explain": cmd_explain,
+    "record": cmd_record,
+    "bench": cmd_bench,
+    "models": cmd_models,
+    "report": cmd_report,
+}
+
+
+class _WarningFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return f"live-explain: {record.levelname.lower()}: {record.getMessage()}"
+
+
+def _raise_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_WarningFormatter())
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        return COMMANDS[args.command](args)
+    except UserError as exc:
+        print(f"live-explain: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("live-explain: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        log.removeHandler(handler)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""Running a torchvision detector on BGR frames and filtering what it finds."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from live_explain.errors import UserError
+
+# Road users and road furniture: what a driving view cares about.
+DRIVING_CLASSES = (
+    "person",
+    "bicycle",
+    "car",
+    "motorcycle",
+    "bus",
+    "truck",
+    "traffic light",
+    "stop sign",
+)
+
+
+@dataclass(frozen=True)
+class Detections:
+    """Detections of one frame, best score first.
+
+    ``boxes`` (K, 4) float32 xyxy in frame pixels, ``labels`` (K,) int64 label ids,
+    ``scores`` (K,) float32, ``names`` the class name of each; ``heatmaps`` (K, H, W) float32
+    in [0, 1] aligned with the frame, or ``None`` when not explained.
+    """
+
+    boxes: np.ndarray
+    labels: np.ndarray
+    scores: np.ndarray
+    names: list[str]
+    heatmaps: np.ndarray | None = None
+    extra: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` picks CUDA when present; asking for CUDA without it is a user error."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda: no CUDA device is available here; use --device cpu")
+    if device not in ("cpu", "cuda"):
+        raise UserError(f"unknown device '{device}'; use auto, cpu or cuda")
+    return torch.device(device)
+
+
+def class_ids(categories: list[str], names: Iterable[str] | None) -> set[int] | None:
+    """Label ids for class ``names`` (``None`` keeps every class)."""
+    if names is None:
+        return None
+    ids = set()
+    for name in names:
+        name = name.strip()
+        if not name:
+            continue
+        if name not in categories:
+            valid = [c for c in categories if c and c != "N/A" and c != "__background__"]
+            close = difflib.get_close_matches(name, valid, n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise UserError(f"unknown class '{name}' for this model{hint}")
+        ids.add(categories.index(name))
+    return ids
+
+
+def frame_to_tensor(image_bgr: np.ndarray, device: torch.device) -> torch.Tensor:
+    """(H, W, 3) BGR uint8 -> (3, H, W) RGB float in [0, 1] on ``device``."""
+    tensor = torch.from_numpy(image_bgr[:, :, ::-1].copy()).to(device, non_blocking=True)
+    return tensor.permute(2, 0, 1).float().div_(255.0)
+
+
+class Detector:
+    """A torchvision detector with the user's filters: score threshold, classes, top-K."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        device: torch.device | str = "cpu",
+        score_thresh: float = 0.5,
+        classes: Iterable[str] | None = None,
+        topk: int = 20,
+    ) -> None:
+        if not 0.0 <= score_thresh <= 1.0:
+            raise UserError(f"--score-thresh {score_thresh}: must be between 0 and 1")
+        if topk < 1:
+            raise UserError(f"--topk {topk}: must be at least 1")
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.categories: list[str] = list(model.categories)
+        self.score_thresh = score_thresh
+        self.class_filter = class_ids(self.categories, classes)
+        self.topk = topk
+        _lower_internal_threshold(self.model, score_thresh)
+
+    @torch.inference_mode()
+    def __call__(self, image_bgr: np.ndarray) -> Detections:
+        output = self.model([frame_to_tensor(image_bgr, self.device)])[0]
+        return self.select(output["boxes"], output["labels"], output["scores"])
+
+    def select(self, boxes: torch.Tensor, labels: torch.Tensor, scores: torch.Tensor) -> Detections:
+        keep = scores >= self.score_thresh
+        if self.class_filter is not None:
+            allowed = torch.tensor(sorted(self.class_filter), device=labels.device)
+            keep &= torch.isin(labels, allowed)
+        index = torch.nonzero(keep).flatten()
+        index = index[torch.argsort(scores[index], descending=True)][: self.topk]
+        labels_np = labels[index].cpu().numpy().astype(np.int64)
+        return Detections(
+            boxes=boxes[index].detach().float().cpu().numpy(),
+            labels=labels_np,
+            scores=scores[index].detach().float().cpu().numpy(),
+            names=[self.categories[i] for i in labels_np],
+        )
+
+
+def _lower_internal_threshold(model: nn.Module, score_thresh: float) -> None:
+    """torchvision detectors drop boxes below their own threshold (0.05 for Faster R-CNN);
+    a lower user threshold must reach the model."""
+    for holder in (getattr(model, "roi_heads", None), model):
+        if holder is not None and hasattr(holder, "score_thresh"):
+            holder.score_thresh = min(holder.score_thresh, score_thresh)

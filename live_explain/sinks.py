@@ -1,0 +1,195 @@
+"""Where frames go: an H.264 video writer (PyAV/libx264) and JSON sidecars.
+
+Videos are written as fragmented MP4 (or Matroska for ``.mkv``): every finished fragment is
+playable, so a crash or a ``kill -9`` leaves a file that decodes up to its last fragment.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+from live_explain.errors import UserError
+
+log = logging.getLogger("live_explain")
+
+FRAGMENTED_MP4 = "frag_keyframe+empty_moov+default_base_moof"
+VIDEO_SUFFIXES = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mp4", ".mkv": "matroska"}
+
+
+def fps_fraction(fps: float) -> Fraction:
+    """A rational frame rate: 25 -> 25/1, 29.97 -> 30000/1001."""
+    return Fraction(fps).limit_denominator(1001)
+
+
+def check_output_path(path: Path, inputs: tuple[str, ...] = ()) -> Path:
+    """Raise :class:`UserError` unless a video can be written at ``path``.
+
+    Checks the suffix, that ``path`` is not one of ``inputs``, and that its folder exists
+    and accepts a new file (tried for real: permission bits say nothing for root).
+    """
+    if path.suffix.lower() not in VIDEO_SUFFIXES:
+        raise UserError(f"{path}: output must end in {', '.join(sorted(VIDEO_SUFFIXES))}")
+    for given in inputs:
+        if given and Path(given).exists() and Path(given).resolve() == path.resolve():
+            raise UserError(f"{path}: output path is the same as the input")
+    folder = path.parent
+    if not folder.exists():
+        raise UserError(f"{folder}: output folder does not exist")
+    if not folder.is_dir():
+        raise UserError(f"{folder}: output folder is not a folder")
+    if path.is_dir():
+        raise UserError(f"{path}: output path is a folder")
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".live-explain-probe-"):
+            pass
+    except OSError as exc:
+        raise UserError(f"{folder}: output folder is not writable ({exc.strerror})") from None
+    return path
+
+
+def partial_path(path: Path) -> Path:
+    """Where an export is written until it succeeds: ``drive.mp4`` -> ``drive.partial.mp4``."""
+    return path.with_name(f"{path.stem}.partial{path.suffix}")
+
+
+class H264Writer:
+    """Encode BGR frames to H.264 (yuv420p) at a constant ``fps``.
+
+    The frame size is fixed by the first frame; odd sizes are padded by one pixel to the
+    even size yuv420p needs, and later frames of another size are letterboxed into it with
+    one warning. With ``atomic=True`` the video is written to ``partial_path(path)`` and
+    renamed to ``path`` by ``close()``; ``abort()`` keeps the playable partial file.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        fps: float,
+        *,
+        atomic: bool = True,
+        crf: int = 20,
+        preset: str = "veryfast",
+        keyframe_interval_s: float = 2.0,
+    ) -> None:
+        self.path = Path(path)
+        self.fps = fps_fraction(fps)
+        self.atomic = atomic
+        self.write_path = partial_path(self.path) if atomic else self.path
+        self.crf, self.preset = crf, preset
+        self.gop = max(1, round(float(self.fps) * keyframe_interval_s))
+        self.size: tuple[int, int] | None = None  # (width, height) of the encoded video
+        self.source_size: tuple[int, int] | None = None
+        self.frames_written = 0
+        self._resized_warned = False
+        self._container = None
+        self._stream = None
+
+    def _open(self, width: int, height: int) -> None:
+        fmt = VIDEO_SUFFIXES.get(self.path.suffix.lower(), "mp4")
+        options = {"movflags": FRAGMENTED_MP4} if fmt == "mp4" else {}
+        options["flush_packets"] = "1"  # fragments reach the disk as soon as they are done
+        self._container = av.open(str(self.write_path), mode="w", format=fmt, options=options)
+        stream = self._container.add_stream("libx264", rate=self.fps)
+        stream.width, stream.height = width + width % 2, height + height % 2
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.gop_size = self.gop
+        stream.options = {"crf": str(self.crf), "preset": self.preset}
+        self._stream = stream
+        self.source_size = (width, height)
+        self.size = (stream.width, stream.height)
+
+    def write(self, image_bgr: np.ndarray) -> None:
+        height, width = image_bgr.shape[:2]
+        if self._container is None:
+            self._open(width, height)
+        image = self._fit(image_bgr)
+        frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+        frame.pts = self.frames_written
+        for packet in self._stream.encode(frame):
+            self._container.mux(packet)
+        self.frames_written += 1
+
+    def _fit(self, image: np.ndarray) -> np.ndarray:
+        out_w, out_h = self.size
+        height, width = image.shape[:2]
+        if (width, height) != self.source_size:
+            if not self._resized_warned:
+                log.warning(
+                    "frame %d is %dx%d, not %dx%d: later frames of another size are "
+                    "letterboxed into the first frame's size",
+                    self.frames_written,
+                    width,
+                    height,
+                    *self.source_size,
+                )
+                self._resized_warned = True
+            return letterbox(image, out_w, out_h)
+        if (width, height) != (out_w, out_h):  # odd size: pad right/bottom by one pixel
+            return cv2.copyMakeBorder(
+                image, 0, out_h - height, 0, out_w - width, cv2.BORDER_REPLICATE
+            )
+        return image
+
+    def _finish_stream(self) -> None:
+        if self._container is None:
+            return
+        try:
+            for packet in self._stream.encode(None):
+                self._container.mux(packet)
+        finally:
+            self._container.close()
+            self._container = None
+
+    def close(self) -> Path:
+        """Flush the encoder and, when atomic, move the finished file to ``path``."""
+        if self._container is None and self.frames_written == 0:
+            raise UserError(f"{self.path}: no frames to write")
+        self._finish_stream()
+        if self.atomic:
+            os.replace(self.write_path, self.path)
+        return self.path
+
+    def abort(self) -> Path | None:
+        """Stop early: flush what was encoded and keep it under the partial name."""
+        try:
+            self._finish_stream()
+        except Exception as exc:  # keep the partial file even if the flush fails
+            log.warning("could not flush %s: %s", self.write_path, exc)
+        return self.write_path if self.write_path.exists() else None
+
+    def __enter__(self) -> H264Writer:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def letterbox(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Scale ``image`` to fit (width, height), keeping its aspect, centred on black."""
+    h, w = image.shape[:2]
+    scale = min(width / w, height / h)
+    new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
+    resized = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_AREA)
+    canvas = np.zeros((height, width, 3), np.uint8)
+    x0, y0 = (width - new_w) // 2, (height - new_h) // 2
+    canvas[y0 : y0 + new_h, x0 : x0 + new_w] = resized
+    return canvas
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    """Write ``data`` as JSON so that readers see the old or the new file, never half."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)
