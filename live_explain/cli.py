@@ -47,7 +47,7 @@ def non_negative_float(text: str) -> float:
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
-    from live_explain.models import DEFAULT_DETECTOR
+    from live_explain.model_names import DEFAULT_DETECTOR
 
     group = parser.add_argument_group("model and explanation")
     group.add_argument("--model", default=DEFAULT_DETECTOR, help="torchvision model name")
@@ -193,8 +193,12 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise not_yet("--report", "monitoring")
     check_output_path(args.output, (args.input,))
     source = open_input(args)
-    detector = make_detector(args)
-    source.start()  # open errors (unreadable file, missing camera) surface before any output
+    try:
+        source.start()  # open errors (unreadable file, no camera) come before the model loads
+        detector = make_detector(args)
+    except BaseException:
+        source.close()
+        raise
     writer = H264Writer(args.output, source.fps)
     pipeline = Pipeline(source, detector, max_frames=args.max_frames)
     started = time.perf_counter()
