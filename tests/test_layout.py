@@ -1,0 +1,30 @@
+"""Package layout: the library never imports Qt; the app installs as live_explain.ui."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+LIBRARY = Path(__file__).resolve().parents[1] / "live_explain"
+
+
+def test_library_never_imports_qt():
+    offenders = [
+        str(path)
+        for path in LIBRARY.rglob("*.py")
+        if "PyQt" in path.read_text() or "PySide" in path.read_text()
+    ]
+    assert offenders == []
+    code = (
+        "import sys, live_explain.cli, live_explain.engine, live_explain.sources, "
+        "live_explain.sinks, live_explain.models, live_explain.render;"
+        "assert not [m for m in sys.modules if m.startswith(('PyQt', 'PySide'))]"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_ui_installs_inside_the_package(tmp_path):
+    code = (
+        "import importlib.util, live_explain.ui;"
+        "assert importlib.util.find_spec('ui') is None, 'bare top-level ui module'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path)

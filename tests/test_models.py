@@ -1,0 +1,74 @@
+"""Model loading: random init, state-dict files, torchvision's weights API offline."""
+
+import pytest
+import torch
+
+from live_explain.errors import UserError
+from live_explain.models import load_model, weights_file
+
+NAME = "fasterrcnn_mobilenet_v3_large_320_fpn"
+
+
+def test_random_init_has_coco_categories():
+    model = load_model(NAME, weights="none")
+    assert not model.training
+    assert len(model.categories) == 91 and model.categories[3] == "car"
+    assert model.weights_source == "random initialisation"
+
+
+def test_state_dict_file_round_trip(tmp_path):
+    torch.manual_seed(1)
+    source = load_model(NAME, weights="none")
+    path = tmp_path / "weights.pt"
+    torch.save(source.state_dict(), path)
+    loaded = load_model(NAME, weights=path)
+    for (key, a), b in zip(source.state_dict().items(), loaded.state_dict().values(), strict=True):
+        assert torch.equal(a, b), key
+    assert loaded.weights_source == str(path)
+
+
+def test_state_dict_with_categories(tmp_path):
+    model = load_model(NAME, weights="none")
+    names = [f"class{i}" for i in range(91)]
+    path = tmp_path / "w.pt"
+    torch.save({"state_dict": model.state_dict(), "categories": names}, path)
+    assert load_model(NAME, weights=path).categories == names
+
+
+def test_weights_for_another_model_are_refused(tmp_path):
+    path = tmp_path / "resnet.pt"
+    torch.save(load_model("resnet18", weights="none").state_dict(), path)
+    with pytest.raises(UserError, match=f"do not fit {NAME}"):
+        load_model(NAME, weights=path)
+
+
+def test_pickled_objects_are_not_loaded(tmp_path):
+    path = tmp_path / "evil.pt"
+    torch.save({"state_dict": object()}, path)  # needs full unpickling: refused
+    with pytest.raises(UserError, match="not a loadable weights file"):
+        load_model(NAME, weights=path)
+
+
+def test_offline_coco_names_the_alternatives(tmp_path, monkeypatch):
+    # An empty cache and an unreachable proxy make torchvision's download fail for sure.
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setenv("https_proxy", "http://127.0.0.1:9")
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    with pytest.raises(UserError, match="--weights demo") as info:
+        load_model(NAME, weights="coco")
+    assert "--weights PATH" in str(info.value)
+
+
+def test_auto_uses_weights_in_torch_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    assert load_model(NAME, weights="auto").weights_source == "random initialisation"
+    # Put a state dict where torchvision's download would land; auto then loads it.
+    torch.manual_seed(3)
+    reference = load_model(NAME, weights="none")
+    cached = weights_file(NAME)
+    cached.parent.mkdir(parents=True)
+    torch.save(reference.state_dict(), cached)
+    model = load_model(NAME, weights="auto")
+    assert model.weights_source.startswith("COCO")
+    first = next(iter(reference.state_dict()))
+    assert torch.equal(model.state_dict()[first], reference.state_dict()[first])
