@@ -1,0 +1,466 @@
+"""Exact per-detection explanations from the detector's own forward pass.
+
+For every kept detection ``k`` with score ``S_k`` the map comes from ``dS_k / dA`` where ``A``
+is the target layer's output in the forward pass that produced the detections (no second
+forward). How the K gradients are obtained depends on the family:
+
+* **Faster R-CNN** (fast path). ``S_k`` depends only on its own RoI's pooled features
+  ``P_k``. The forward runs without autograd; afterwards the small box head is re-applied to
+  the K pooled rows to get ``dS_k/dP_k`` in one backward (rows are independent), and
+  RoIAlign's backward, which is linear and needs no activations, carries each ``dS_k/dP_k``
+  to the FPN level the RoI was pooled from. No backward ever touches the other proposals.
+  For a layer below the FPN the K level gradients go further down in one batched
+  vector-Jacobian product.
+* **RetinaNet, FCOS, SSD**. The forward records autograd only from the target layer on
+  (parameters frozen, the layer's output made a leaf); one batched backward
+  (``is_grads_batched``) gives all K gradients.
+
+Maps are computed on the layer's grid, aligned to original frame pixels (the transform's
+resize and padding undone) and scaled to [0, 1] per detection.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+from torchvision.ops import roi_align
+
+from live_explain.errors import UserError
+from live_explain.explain.align import to_frame
+from live_explain.explain.hooks import capture_layers, find_layer, frozen_parameters
+from live_explain.explain.layers import DETECTOR_LAYER, detector_family
+from live_explain.explain.methods import GRADIENT_METHODS, EigenCAM, normalise
+from live_explain.explain.selection import let_detector_keep, select_detections
+
+DETECTION_METHODS = (*GRADIENT_METHODS, "eigencam", "saliency", "none")
+
+
+@dataclass
+class ExplainedDetections:
+    """Detections of one image and their maps.
+
+    ``boxes`` (K, 4) float32 xyxy pixels of the input image, ``labels`` (K,) int64,
+    ``scores`` (K,) float32, ``heatmaps`` (K, H, W) float32 in [0, 1] aligned with the image
+    (empty (0, H, W) when nothing is kept or the method is ``none``), best score first.
+    """
+
+    boxes: torch.Tensor
+    labels: torch.Tensor
+    scores: torch.Tensor
+    heatmaps: torch.Tensor
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+
+def _match_proposals(
+    roi_heads: nn.Module,
+    class_logits: torch.Tensor,
+    box_regression: torch.Tensor,
+    proposals: torch.Tensor,
+    image_shape: tuple[int, int],
+    frame_size: tuple[int, int],
+    boxes: torch.Tensor,
+    labels: torch.Tensor,
+    scores: torch.Tensor,
+) -> torch.Tensor:
+    """The proposal row each final detection came from.
+
+    torchvision's post-processing keeps no index; a detection (box, label, score) is the
+    row whose softmax score for that label and decoded box equal it (the same arithmetic on
+    the same tensors). Rows that agree in both give the same map. ``boxes`` are in frame
+    pixels; the rows' boxes in the resized ``image_shape``.
+    """
+    h, w = image_shape
+    ratio = boxes.new_tensor([w / frame_size[1], h / frame_size[0]]).repeat(2)
+    boxes = boxes * ratio
+    pred_scores = torch.softmax(class_logits, -1)
+    rows = []
+    for box, label, score in zip(boxes, labels, scores, strict=True):
+        diff = (pred_scores[:, label] - score).abs()
+        candidates = torch.nonzero(diff <= diff.min() + 1e-6).flatten()
+        if len(candidates) > 1:
+            decoded = roi_heads.box_coder.decode(
+                box_regression[candidates], [proposals[candidates]]
+            )[:, label]
+            decoded[:, 0::2] = decoded[:, 0::2].clamp(0, w)
+            decoded[:, 1::2] = decoded[:, 1::2].clamp(0, h)
+            candidates = candidates[(decoded - box).abs().sum(dim=1).argmin()][None]
+        rows.append(candidates[0])
+    return torch.stack(rows)
+
+
+class DetectionExplainer:
+    """Explains a torchvision detector's detections, one image at a time.
+
+    >>> explainer = DetectionExplainer(model, method="gradcam", topk=10, score_thresh=0.3)
+    >>> result = explainer(image)  # (3, H, W) float in [0, 1]
+    >>> result.heatmaps.shape     # (K, H, W)
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        method: str = "gradcam",
+        layer: str | None = None,
+        topk: int = 10,
+        score_thresh: float = 0.3,
+        class_ids: set[int] | None = None,
+    ) -> None:
+        if method not in DETECTION_METHODS:
+            raise UserError(
+                f"method '{method}' does not apply to detectors; use one of "
+                f"{', '.join(DETECTION_METHODS)}"
+            )
+        self.model = model.eval()
+        self.family = detector_family(model)
+        self.method = method
+        self.layer = layer or DETECTOR_LAYER
+        if method != "saliency":
+            find_layer(model, self.layer)
+        self.topk, self.score_thresh, self.class_ids = topk, score_thresh, class_ids
+        let_detector_keep(model, score_thresh, topk)
+
+    # -- entry point ----------------------------------------------------------------------
+    def __call__(self, image: torch.Tensor) -> ExplainedDetections:
+        if image.ndim != 3 or image.shape[0] != 3:
+            raise ValueError(f"image must be (3, H, W), got {tuple(image.shape)}")
+        if self.method == "none":
+            with torch.no_grad():
+                return self._plain(image)
+        if self.method == "saliency":
+            return self._saliency(image)
+        if self.family == "faster_rcnn" and self.method in GRADIENT_METHODS:
+            return self._faster_rcnn(image)
+        return self._generic(image)
+
+    def _select(self, output: dict) -> torch.Tensor:
+        return select_detections(
+            output["labels"], output["scores"], self.score_thresh, self.class_ids, self.topk
+        )
+
+    def _result(self, output, keep, heatmaps, timings) -> ExplainedDetections:
+        return ExplainedDetections(
+            boxes=output["boxes"][keep].detach().float(),
+            labels=output["labels"][keep].detach(),
+            scores=output["scores"][keep].detach().float(),
+            heatmaps=heatmaps,
+            timings_ms=timings,
+        )
+
+    def _plain(self, image: torch.Tensor) -> ExplainedDetections:
+        t0 = time.perf_counter()
+        output = self.model([image])[0]
+        keep = self._select(output)
+        empty = image.new_zeros((0, *image.shape[-2:]))
+        timings = {"forward": (time.perf_counter() - t0) * 1000.0}
+        return self._result(output, keep, empty, timings)
+
+    # -- Faster R-CNN: RoI-local gradients --------------------------------------------------
+    def _faster_rcnn(self, image: torch.Tensor) -> ExplainedDetections:
+        roi_heads = self.model.roi_heads
+        below_fpn = self.layer != DETECTOR_LAYER
+        names = {
+            "transform": False,
+            DETECTOR_LAYER: False,
+            "roi_heads.box_roi_pool": False,
+            "roi_heads.box_predictor": False,
+        }
+        if below_fpn:
+            names[self.layer] = True
+        t0 = time.perf_counter()
+        pooler_inputs = {}
+
+        def keep_inputs(module, args):
+            pooler_inputs["features"], pooler_inputs["proposals"] = args[0], args[1]
+
+        grad_mode = torch.enable_grad() if below_fpn else torch.no_grad()
+        pool_hook = roi_heads.box_roi_pool.register_forward_pre_hook(keep_inputs)
+        try:
+            with (
+                frozen_parameters(self.model),
+                grad_mode,
+                capture_layers(self.model, names) as captured,
+            ):
+                output = self.model([image])[0]
+        finally:
+            pool_hook.remove()
+        t1 = time.perf_counter()
+        keep = self._select(output)
+        frame_size = tuple(image.shape[-2:])
+        if len(keep) == 0:
+            return self._result(output, keep, image.new_zeros((0, *frame_size)), {})
+
+        labels, scores = output["labels"][keep], output["scores"][keep]
+        proposals = pooler_inputs["proposals"][0]
+        image_list = captured["transform"].output[0]
+        image_shape = image_list.image_sizes[0]
+        class_logits, box_regression = captured["roi_heads.box_predictor"].output
+        rows = _match_proposals(
+            roi_heads,
+            class_logits,
+            box_regression,
+            proposals,
+            image_shape,
+            frame_size,
+            output["boxes"][keep],
+            labels,
+            scores,
+        )
+        pooled = captured["roi_heads.box_roi_pool"].output[rows].detach()
+        with torch.enable_grad():
+            pooled.requires_grad_(True)
+            logits, _ = roi_heads.box_predictor(roi_heads.box_head(pooled))
+            recomputed = torch.softmax(logits, -1).gather(1, labels[:, None])[:, 0]
+            (pooled_grad,) = torch.autograd.grad(recomputed.sum(), pooled)
+
+        # Each RoI was pooled from one FPN level; carry dS_k/dP_k back to it.
+        pooler = roi_heads.box_roi_pool
+        features = pooler_inputs["features"]
+        levels = [v for k, v in features.items() if k in pooler.featmap_names]
+        roi_boxes = proposals[rows]
+        if len(levels) == 1:
+            level_of = torch.zeros(len(rows), dtype=torch.long, device=rows.device)
+        else:
+            level_of = pooler.map_levels([roi_boxes]).long()
+        level_grads = []  # per level: (K, C, h, w), zero for detections pooled elsewhere
+        for level, (feature, scale) in enumerate(zip(levels, pooler.scales, strict=True)):
+            on_level = torch.nonzero(level_of == level).flatten()
+            grad = feature.new_zeros((len(rows), *feature.shape[1:]))
+            if len(on_level):
+                grad[on_level] = _roi_align_grad(
+                    pooled_grad[on_level],
+                    roi_boxes[on_level],
+                    feature.shape[1:],
+                    scale,
+                    pooler.output_size,
+                    pooler.sampling_ratio,
+                )
+            level_grads.append(grad)
+
+        if below_fpn:
+            leaves = captured[self.layer].tensors
+            outputs = [
+                v for k, v in captured[DETECTOR_LAYER].output.items() if k in pooler.featmap_names
+            ]
+            grads = _batched_vjp(outputs, leaves, [g[:, None] for g in level_grads])
+            activations = [leaf.detach()[0] for leaf in leaves]
+            grads = [g[:, 0] for g in grads]
+            level_of = None
+        else:
+            activations = [feature[0] for feature in levels]
+            grads = level_grads
+        heatmaps = self._maps(activations, grads, image_list, frame_size, level_of)
+        t2 = time.perf_counter()
+        timings = {"forward": (t1 - t0) * 1000.0, "explain": (t2 - t1) * 1000.0}
+        return self._result(output, keep, heatmaps, timings)
+
+    # -- every other case: autograd from the target layer on ------------------------------
+    def _generic(self, image: torch.Tensor) -> ExplainedDetections:
+        needs_grad = self.method in GRADIENT_METHODS
+        names = {"transform": False, self.layer: needs_grad}
+        t0 = time.perf_counter()
+        grad_mode = torch.enable_grad() if needs_grad else torch.no_grad()
+        with frozen_parameters(self.model), grad_mode, capture_layers(self.model, names) as cap:
+            output = self.model([image])[0]
+            t1 = time.perf_counter()
+            keep = self._select(output)
+            frame_size = tuple(image.shape[-2:])
+            if len(keep) == 0:
+                return self._result(output, keep, image.new_zeros((0, *frame_size)), {})
+            leaves = cap[self.layer].tensors
+            image_list = cap["transform"].output[0]
+            if needs_grad:
+                scores = output["scores"][keep]
+                eye = torch.eye(len(keep), device=scores.device, dtype=scores.dtype)
+                grads = [g[:, 0] for g in _batched_vjp([scores], leaves, [eye])]
+            else:
+                grads = [None] * len(leaves)
+        activations = [leaf.detach()[0] for leaf in leaves]
+        heatmaps = self._maps(activations, grads, image_list, frame_size, None, len(keep))
+        t2 = time.perf_counter()
+        timings = {"forward": (t1 - t0) * 1000.0, "explain": (t2 - t1) * 1000.0}
+        return self._result(output, keep, heatmaps, timings)
+
+    def _saliency(self, image: torch.Tensor) -> ExplainedDetections:
+        t0 = time.perf_counter()
+        with frozen_parameters(self.model), torch.enable_grad():
+            pixels = image.detach().requires_grad_(True)
+            output = self.model([pixels])[0]
+            t1 = time.perf_counter()
+            keep = self._select(output)
+            if len(keep) == 0:
+                return self._result(output, keep, image.new_zeros((0, *image.shape[-2:])), {})
+            scores = output["scores"][keep]
+            eye = torch.eye(len(keep), device=scores.device, dtype=scores.dtype)
+            (grad,) = _batched_vjp([scores], [pixels], [eye])
+        heatmaps = normalise(grad.abs().amax(dim=1))
+        t2 = time.perf_counter()
+        timings = {"forward": (t1 - t0) * 1000.0, "explain": (t2 - t1) * 1000.0}
+        return self._result(output, keep, heatmaps, timings)
+
+    # -- maps -----------------------------------------------------------------------------
+    def _maps(self, activations, grads, image_list, frame_size, level_of, count=None):
+        """Per-detection maps summed over the layer's tensors, aligned to the frame."""
+        padded = tuple(image_list.tensors.shape[-2:])
+        resized = tuple(image_list.image_sizes[0])
+        k = count if count is not None else len(grads[0])
+        total = None
+        for index, (acts, grad) in enumerate(zip(activations, grads, strict=True)):
+            if acts.ndim != 3:
+                raise UserError(f"layer '{self.layer}' does not give (C, h, w) feature maps")
+            if level_of is not None:  # Faster R-CNN: each detection uses one level only
+                members = torch.nonzero(level_of == index).flatten()
+                if len(members) == 0:
+                    continue
+            else:
+                members = None
+            if self.method == "eigencam":
+                cam = EigenCAM()(acts.float(), count=k)
+            else:
+                g = grad if members is None else grad[members]
+                if members is None and not bool(g.any()):
+                    continue
+                cam = GRADIENT_METHODS[self.method]()(acts.float(), g.float())
+            aligned = to_frame(cam, padded, resized, frame_size)
+            if total is None:
+                total = aligned.new_zeros((k, *frame_size))
+            if members is None:
+                total += aligned
+            else:
+                total[members] += aligned
+        if total is None:
+            total = activations[0].new_zeros((k, *frame_size), dtype=torch.float32)
+        return normalise(total)
+
+
+def _roi_align_grad(
+    pooled_grad: torch.Tensor,
+    boxes: torch.Tensor,
+    feature_shape: torch.Size,
+    scale: float,
+    output_size,
+    sampling_ratio: int,
+) -> torch.Tensor:
+    """RoIAlign's backward for each RoI on its own copy of the feature map: (n, C, h, w).
+
+    RoIAlign is linear in its input, so its gradient depends only on the boxes; the copies
+    are zeros and each RoI i reads copy i.
+    """
+    n = len(boxes)
+    copies = pooled_grad.new_zeros((n, *feature_shape), requires_grad=True)
+    rois = torch.cat([torch.arange(n, device=boxes.device, dtype=boxes.dtype)[:, None], boxes], 1)
+    with torch.enable_grad():
+        pooled = roi_align(
+            copies,
+            rois,
+            output_size=output_size,
+            spatial_scale=scale,
+            sampling_ratio=sampling_ratio,
+        )
+        (grad,) = torch.autograd.grad(pooled, copies, grad_outputs=pooled_grad)
+    return grad
+
+
+def _batched_vjp(outputs, inputs, grad_outputs):
+    """K vector-Jacobian products in one batched backward (leading dim of grad_outputs).
+
+    Falls back to one backward per row where an op has no batching rule. Inputs the outputs
+    do not depend on get zeros.
+    """
+    k = grad_outputs[0].shape[0]
+    try:
+        grads = torch.autograd.grad(
+            outputs,
+            inputs,
+            grad_outputs,
+            retain_graph=True,
+            allow_unused=True,
+            is_grads_batched=True,
+        )
+    except RuntimeError:
+        rows = []
+        for i in range(k):
+            rows.append(
+                torch.autograd.grad(
+                    outputs,
+                    inputs,
+                    [g[i] for g in grad_outputs],
+                    retain_graph=True,
+                    allow_unused=True,
+                )
+            )
+        grads = [
+            None if rows[0][j] is None else torch.stack([r[j] for r in rows])
+            for j in range(len(inputs))
+        ]
+    return [
+        torch.zeros((k, *x.shape), dtype=x.dtype, device=x.device) if g is None else g
+        for g, x in zip(grads, inputs, strict=True)
+    ]
+
+
+def naive_detection_maps(
+    model: nn.Module,
+    image: torch.Tensor,
+    keep: torch.Tensor,
+    method: str = "gradcam",
+    layer: str = DETECTOR_LAYER,
+) -> torch.Tensor:
+    """The reference: for each kept detection, autograd of that one detection's score with
+    respect to ``layer``, one detection at a time (one backward each). (K, H, W) in [0, 1]."""
+    cam_method = GRADIENT_METHODS[method]()
+    with (
+        frozen_parameters(model),
+        torch.enable_grad(),
+        capture_layers(model, {"transform": False, layer: True}) as captured,
+    ):
+        output = model([image])[0]
+        leaves = captured[layer].tensors
+        image_list = captured["transform"].output[0]
+        maps = []
+        for k in keep.tolist():
+            grads = torch.autograd.grad(
+                output["scores"][k], leaves, retain_graph=True, allow_unused=True
+            )
+            total = None
+            for leaf, grad in zip(leaves, grads, strict=True):
+                if grad is None or not bool(grad.any()):
+                    continue
+                cam = cam_method(leaf.detach()[0], grad[0][None])
+                aligned = to_frame(
+                    cam,
+                    tuple(image_list.tensors.shape[-2:]),
+                    tuple(image_list.image_sizes[0]),
+                    tuple(image.shape[-2:]),
+                )
+                total = aligned if total is None else total + aligned
+            if total is None:
+                total = image.new_zeros((1, *image.shape[-2:]))
+            maps.append(total[0])
+    return normalise(torch.stack(maps)) if maps else image.new_zeros((0, *image.shape[-2:]))
+
+
+def explain_detections(
+    model: nn.Module,
+    images: list[torch.Tensor],
+    method: str = "gradcam",
+    layer: str | None = None,
+    topk: int = 10,
+    score_thresh: float = 0.3,
+    class_ids: set[int] | None = None,
+) -> list[ExplainedDetections]:
+    """Detect and explain: one :class:`ExplainedDetections` per image.
+
+    ``images``: (3, H, W) float tensors in [0, 1] (torchvision's detection convention), on
+    the model's device. ``layer`` defaults to ``backbone`` (the features the heads read).
+
+    >>> [result] = explain_detections(model, [image], method="gradcam", topk=10)
+    >>> result.boxes.shape, result.heatmaps.shape  # (K, 4), (K, H, W)
+    """
+    explainer = DetectionExplainer(model, method, layer, topk, score_thresh, class_ids)
+    return [explainer(image) for image in images]

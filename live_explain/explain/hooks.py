@@ -1,0 +1,104 @@
+"""Forward hooks on target layers, always removed on exit (even after an exception).
+
+A hooked layer's output can be turned into a *leaf* that requires grad: downstream layers
+then build the autograd graph from it, and gradients are taken only back to that layer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from torch import nn
+
+from live_explain.errors import UserError
+
+
+def find_layer(model: nn.Module, name: str) -> nn.Module:
+    """The submodule called ``name`` (a name from ``named_modules()``), or a clear error."""
+    modules = dict(model.named_modules())
+    if name in modules and name != "":
+        return modules[name]
+    close = difflib.get_close_matches(name, [n for n in modules if n], n=5, cutoff=0.6)
+    hint = f"; close names: {', '.join(close)}" if close else "; see model.named_modules()"
+    raise UserError(f"layer '{name}' is not in {type(model).__name__}{hint}")
+
+
+def tensors_of(output: Any) -> list[torch.Tensor]:
+    """The tensors of a layer output: a tensor, a dict of tensors, or a list/tuple of them."""
+    if isinstance(output, torch.Tensor):
+        return [output]
+    if isinstance(output, dict):
+        return [v for v in output.values() if isinstance(v, torch.Tensor)]
+    if isinstance(output, (list, tuple)):
+        return [v for v in output if isinstance(v, torch.Tensor)]
+    raise TypeError(f"cannot take activations from a layer output of type {type(output)}")
+
+
+def _map_tensors(output: Any, fn) -> Any:
+    if isinstance(output, torch.Tensor):
+        return fn(output)
+    if isinstance(output, dict):
+        return type(output)((k, _map_tensors(v, fn)) for k, v in output.items())
+    if isinstance(output, (list, tuple)):
+        return type(output)(_map_tensors(v, fn) for v in output)
+    return output
+
+
+class LayerCapture:
+    """What a hooked layer produced in the last forward pass."""
+
+    def __init__(self, name: str, as_leaf: bool) -> None:
+        self.name = name
+        self.as_leaf = as_leaf
+        self.output: Any = None
+        self.calls = 0
+
+    @property
+    def tensors(self) -> list[torch.Tensor]:
+        if self.output is None:
+            raise RuntimeError(f"layer '{self.name}' was not reached by the forward pass")
+        return tensors_of(self.output)
+
+    def hook(self, module: nn.Module, args: tuple, output: Any) -> Any:
+        self.calls += 1
+        if self.as_leaf and torch.is_grad_enabled():
+            output = _map_tensors(output, lambda t: t.detach().requires_grad_(True))
+        self.output = output
+        return output if self.as_leaf else None
+
+
+@contextlib.contextmanager
+def capture_layers(model: nn.Module, names: dict[str, bool]) -> Iterator[dict[str, LayerCapture]]:
+    """Hook the layers in ``names`` (name -> as_leaf) for the duration of the block.
+
+    >>> with capture_layers(model, {"layer4": True}) as captured:
+    ...     logits = model(x)
+    >>> activations = captured["layer4"].tensors[0]
+    """
+    handles = []
+    captures = {name: LayerCapture(name, leaf) for name, leaf in names.items()}
+    try:
+        for name, capture in captures.items():
+            handles.append(find_layer(model, name).register_forward_hook(capture.hook))
+        yield captures
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+@contextlib.contextmanager
+def frozen_parameters(model: nn.Module) -> Iterator[None]:
+    """No parameter requires grad inside the block, so autograd records only what flows
+    from the hooked leaves; the previous flags are restored in ``finally``."""
+    flags = [(p, p.requires_grad) for p in model.parameters()]
+    try:
+        for p, _ in flags:
+            p.requires_grad_(False)
+        yield
+    finally:
+        for p, flag in flags:
+            p.requires_grad_(flag)

@@ -1,0 +1,46 @@
+"""Documented default target layers, per model family.
+
+Detectors: ``backbone`` — its output is what the heads read (the FPN levels of Faster R-CNN,
+RetinaNet and FCOS; the feature maps of SSD), so each detection's map comes from the very
+features its score was computed from. Classifiers: the last convolutional stage.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+from torchvision.models.detection import FCOS, FasterRCNN, RetinaNet
+from torchvision.models.detection.ssd import SSD
+
+from live_explain.errors import UserError
+
+DETECTOR_LAYER = "backbone"
+
+CLASSIFIER_LAYERS = {
+    "ResNet": "layer4",
+    "MobileNetV2": "features",
+    "MobileNetV3": "features",
+    "EfficientNet": "features",
+    "ConvNeXt": "features",
+    "RegNet": "trunk_output",
+    "VGG": "features",
+    "DenseNet": "features",
+}
+
+
+def detector_family(model: nn.Module) -> str:
+    for cls, family in ((FasterRCNN, "faster_rcnn"), (RetinaNet, "retinanet"), (FCOS, "fcos")):
+        if isinstance(model, cls):
+            return family
+    if isinstance(model, SSD):
+        return "ssd"
+    raise UserError(f"{type(model).__name__} is not a supported torchvision detector")
+
+
+def default_layer(model: nn.Module) -> str:
+    """The documented default target layer for ``model``."""
+    if isinstance(model, (FasterRCNN, RetinaNet, FCOS, SSD)):
+        return DETECTOR_LAYER
+    name = CLASSIFIER_LAYERS.get(type(model).__name__)
+    if name is None:
+        raise UserError(f"no default layer for {type(model).__name__}; pass layer=NAME")
+    return name

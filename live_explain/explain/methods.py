@@ -1,0 +1,116 @@
+"""Explanation methods: how a map comes from a layer's activations and gradients.
+
+Each method maps activations ``A`` (C, h, w) of one image and the gradients ``G`` (K, C, h, w)
+of K target scores with respect to ``A`` to K maps (K, h, w), before alignment and
+normalisation. Subclasses differ only in how channel weights come from gradients.
+"""
+
+from __future__ import annotations
+
+import torch
+
+EPS = 1e-7
+
+
+class CamMethod:
+    """Base: ``cam = relu(sum_c w[k, c] * A[c])`` with ``w`` from :meth:`weights`."""
+
+    name = "cam-base"
+    needs_gradients = True
+
+    def weights(self, activations: torch.Tensor, gradients: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def __call__(self, activations: torch.Tensor, gradients: torch.Tensor | None) -> torch.Tensor:
+        w = self.weights(activations, gradients)  # (K, C)
+        cam = torch.einsum("kc,chw->khw", w, activations)
+        return torch.relu(cam)
+
+
+class GradCAM(CamMethod):
+    """Grad-CAM (Selvaraju et al. 2017): ``w[k, c] = mean_xy dS_k/dA[c, x, y]``.
+
+    >>> GradCAM()(A, G).shape  # (K, h, w)
+    """
+
+    name = "gradcam"
+
+    def weights(self, activations, gradients):
+        return gradients.mean(dim=(2, 3))
+
+
+class GradCAMPlusPlus(CamMethod):
+    """Grad-CAM++ (Chattopadhyay et al. 2018, eq. 19, exponential-score closed form)::
+
+    alpha = G^2 / (2 G^2 + sum_xy(A) * G^3)      (0 where G == 0)
+    w[k, c] = sum_xy alpha * relu(G)
+    """
+
+    name = "gradcam++"
+
+    def weights(self, activations, gradients):
+        g2 = gradients.pow(2)
+        g3 = g2 * gradients
+        sum_a = activations.sum(dim=(1, 2))[None, :, None, None]
+        alpha = g2 / (2 * g2 + sum_a * g3 + EPS)
+        alpha = torch.where(gradients != 0, alpha, torch.zeros_like(alpha))
+        return (alpha * torch.relu(gradients)).sum(dim=(2, 3))
+
+
+class HiResCAM(CamMethod):
+    """HiResCAM / element-wise (Draelos & Carin 2020): ``relu(sum_c G[k] * A)``, so the map
+    shows exactly where the score's first-order evidence lies."""
+
+    name = "hirescam"
+
+    def __call__(self, activations, gradients):
+        return torch.relu((gradients * activations[None]).sum(dim=1))
+
+
+class EigenCAM(CamMethod):
+    """EigenCAM (Muhammad & Yeasin 2020): the activations projected on their first principal
+    component; no gradient, so the same map serves every target. The component's sign is
+    chosen so that the map agrees with the mean activation."""
+
+    name = "eigencam"
+    needs_gradients = False
+
+    def __call__(self, activations, gradients=None, count: int = 1):
+        c, h, w = activations.shape
+        flat = activations.reshape(c, h * w).T.float()  # (hw, C)
+        centred = flat - flat.mean(dim=0, keepdim=True)
+        try:
+            _, _, vh = torch.linalg.svd(centred, full_matrices=False)
+        except RuntimeError:  # no convergence on degenerate input
+            return activations.new_zeros((count, h, w))
+        projection = (centred @ vh[0]).reshape(h, w)
+        mean_map = flat.mean(dim=1).reshape(h, w)
+        if (projection * (mean_map - mean_map.mean())).sum() < 0:
+            projection = -projection
+        return torch.relu(projection)[None].expand(count, h, w).to(activations.dtype)
+
+
+class ClassActivationMap(CamMethod):
+    """CAM (Zhou et al. 2016) for models ending in global average pooling + linear:
+    ``w[k, c] = W_fc[target_k, c]``. Grad-CAM equals it up to scale on such models."""
+
+    name = "cam"
+    needs_gradients = False
+
+    def __init__(self, fc_weight: torch.Tensor, targets: torch.Tensor) -> None:
+        self.fc_weight, self.targets = fc_weight, targets
+
+    def weights(self, activations, gradients):
+        return self.fc_weight[self.targets].to(activations.dtype)
+
+
+GRADIENT_METHODS = {m.name: m for m in (GradCAM, GradCAMPlusPlus, HiResCAM)}
+METHODS = (*GRADIENT_METHODS, "eigencam", "saliency", "cam")
+
+
+def normalise(maps: torch.Tensor) -> torch.Tensor:
+    """Scale each map (K, H, W) to [0, 1] by its maximum; an all-zero map stays zero."""
+    peak = maps.flatten(1).amax(dim=1)[:, None, None]
+    positive = peak > 0
+    out = torch.where(positive, maps / torch.where(positive, peak, 1.0), 0.0)
+    return out.clamp_(0, 1).nan_to_num_(0.0)
