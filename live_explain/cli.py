@@ -21,6 +21,7 @@ from live_explain.errors import UserError
 log = logging.getLogger("live_explain")
 
 METHODS = ("gradcam", "gradcam++", "hirescam", "eigencam", "saliency", "cam", "none")
+DEFAULT_BENCH_FRAMES = 30
 DEFAULT_SYNTHETIC_FRAMES = 300  # a synthetic scene never ends; export 12 s of it by default
 RECORDINGS_DIR = Path("recordings")
 
@@ -335,7 +336,50 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    raise not_yet("bench", "explanation engine")
+    import json
+
+    from tqdm import tqdm
+
+    from live_explain.bench import run_bench
+    from live_explain.detect import class_ids, resolve_device
+    from live_explain.models import check_model_name, is_detector, load_model
+
+    check_model_name(args.model)
+    if not is_detector(args.model):
+        raise UserError(f"{args.model} is a classifier; bench measures detectors")
+    frames = args.max_frames or DEFAULT_BENCH_FRAMES
+    args.max_frames = None  # the bench reads warm-up frames beyond the measured ones
+    source = open_input(args)
+    source.start()
+    try:
+        device = resolve_device(args.device)
+        model = load_model(args.model, weights=args.weights)
+        classes = class_ids(model.categories, args.classes.split(",") if args.classes else None)
+    except BaseException:
+        source.close()
+        raise
+    with tqdm(total=frames, unit="frame", desc="bench", disable=not sys.stderr.isatty()) as bar:
+        result = run_bench(
+            source,
+            model,
+            device,
+            method=args.method,
+            layer=args.layer,
+            topk=args.topk,
+            score_thresh=args.score_thresh,
+            class_ids=classes,
+            max_frames=frames,
+            model_name=args.model,
+            progress=bar.update,
+        )
+    if not result:
+        raise UserError(f"{args.source}: not enough frames to measure")
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key:24} {value}")
+    return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:

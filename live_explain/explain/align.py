@@ -1,16 +1,35 @@
 """Bringing maps from a layer's grid back to original frame pixels.
 
 A detector's transform resizes the frame (H0, W0) to (Hr, Wr) and pads the batch to
-(Hp, Wp); a layer map (h, w) covers the padded image. Upsampling it to
-(Hp * H0 / Hr, Wp * W0 / Wr) and cropping the top-left (H0, W0) undoes both.
+(Hp, Wp); a layer map (h, w) covers the padded image. Bilinear upsampling to
+(Hp * H0 / Hr, Wp * W0 / Wr), keeping the top-left (H0, W0), undoes both.
+
+The upsampling is done as two small matrix products, ``Ry @ map @ Rx.T``, whose rows are
+PyTorch's bilinear weights (``align_corners=False``); only the kept rows and columns are
+computed, and the matrices are cached per size.
 """
 
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import torch
-import torch.nn.functional as F
+
+
+@lru_cache(maxsize=64)
+def _resize_matrix(n_in: int, n_out: int, keep: int, device: str, dtype) -> torch.Tensor:
+    """(keep, n_in): the first ``keep`` rows of bilinear resizing from n_in to n_out."""
+    dst = torch.arange(keep, dtype=torch.float64)
+    src = ((dst + 0.5) * (n_in / n_out) - 0.5).clamp_min(0.0)
+    low = src.floor().long().clamp_max(n_in - 1)
+    high = (low + 1).clamp_max(n_in - 1)
+    frac = src - low
+    matrix = torch.zeros(keep, n_in, dtype=torch.float64)
+    rows = torch.arange(keep)
+    matrix.index_put_((rows, low), 1.0 - frac, accumulate=True)
+    matrix.index_put_((rows, high), frac, accumulate=True)
+    return matrix.to(device=device, dtype=dtype)
 
 
 def to_frame(
@@ -19,11 +38,14 @@ def to_frame(
     resized_size: tuple[int, int],
     frame_size: tuple[int, int],
 ) -> torch.Tensor:
-    """(K, h, w) maps over the padded input -> (K, H0, W0) over the original frame."""
+    """(K, h, w) maps over the padded input -> (K, H0, W0) float32 over the original frame."""
     hp, wp = padded_size
     hr, wr = resized_size
     h0, w0 = frame_size
+    _, h, w = maps.shape
     out_h = max(h0, math.ceil(hp * h0 / hr))
     out_w = max(w0, math.ceil(wp * w0 / wr))
-    up = F.interpolate(maps[:, None].float(), size=(out_h, out_w), mode="bilinear")
-    return up[:, 0, :h0, :w0]
+    dtype = torch.float32
+    ry = _resize_matrix(h, out_h, h0, str(maps.device), dtype)
+    rx = _resize_matrix(w, out_w, w0, str(maps.device), dtype)
+    return torch.matmul(torch.matmul(ry, maps.to(dtype)), rx.T)

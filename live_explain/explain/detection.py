@@ -21,18 +21,19 @@ resize and padding undone) and scaled to [0, 1] per detection.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
-from torchvision.ops import roi_align
 
 from live_explain.errors import UserError
 from live_explain.explain.align import to_frame
 from live_explain.explain.hooks import capture_layers, find_layer, frozen_parameters
 from live_explain.explain.layers import DETECTOR_LAYER, detector_family
 from live_explain.explain.methods import GRADIENT_METHODS, EigenCAM, normalise
+from live_explain.explain.roi_grad import roi_align_grad
 from live_explain.explain.selection import let_detector_keep, select_detections
 
 DETECTION_METHODS = (*GRADIENT_METHODS, "eigencam", "saliency", "none")
@@ -79,19 +80,23 @@ def _match_proposals(
     ratio = boxes.new_tensor([w / frame_size[1], h / frame_size[0]]).repeat(2)
     boxes = boxes * ratio
     pred_scores = torch.softmax(class_logits, -1)
-    rows = []
-    for box, label, score in zip(boxes, labels, scores, strict=True):
-        diff = (pred_scores[:, label] - score).abs()
-        candidates = torch.nonzero(diff <= diff.min() + 1e-6).flatten()
-        if len(candidates) > 1:
-            decoded = roi_heads.box_coder.decode(
-                box_regression[candidates], [proposals[candidates]]
-            )[:, label]
-            decoded[:, 0::2] = decoded[:, 0::2].clamp(0, w)
-            decoded[:, 1::2] = decoded[:, 1::2].clamp(0, h)
-            candidates = candidates[(decoded - box).abs().sum(dim=1).argmin()][None]
-        rows.append(candidates[0])
-    return torch.stack(rows)
+    diff = (pred_scores[:, labels] - scores[None]).abs()  # (rows, K)
+    close = diff <= diff.min(dim=0, keepdim=True).values + 1e-6
+    rows = close.to(torch.uint8).argmax(dim=0)  # first close row per detection
+    if int(close.sum()) == len(labels):
+        return rows
+    # Ties on the score: decide by the decoded box, all tied rows in one decode.
+    pair_row, pair_det = torch.nonzero(close, as_tuple=True)
+    decoded = roi_heads.box_coder.decode(box_regression[pair_row], [proposals[pair_row]])
+    decoded = decoded[torch.arange(len(pair_row)), labels[pair_det]]
+    decoded[:, 0::2] = decoded[:, 0::2].clamp(0, w)
+    decoded[:, 1::2] = decoded[:, 1::2].clamp(0, h)
+    distance = (decoded - boxes[pair_det]).abs().sum(dim=1)
+    best = torch.full((len(labels),), float("inf"), device=distance.device)
+    best.scatter_reduce_(0, pair_det, distance, reduce="amin")
+    winner = distance <= best[pair_det]
+    rows[pair_det[winner].flip(0)] = pair_row[winner].flip(0)  # first winner per detection
+    return rows
 
 
 class DetectionExplainer:
@@ -124,6 +129,7 @@ class DetectionExplainer:
             find_layer(model, self.layer)
         self.topk, self.score_thresh, self.class_ids = topk, score_thresh, class_ids
         let_detector_keep(model, score_thresh, topk)
+        self._modules = dict(model.named_modules())  # looked up once, hooked every frame
 
     # -- entry point ----------------------------------------------------------------------
     def __call__(self, image: torch.Tensor) -> ExplainedDetections:
@@ -170,6 +176,8 @@ class DetectionExplainer:
             "roi_heads.box_roi_pool": False,
             "roi_heads.box_predictor": False,
         }
+        if _has_mlp_head(roi_heads):
+            names.update({"roi_heads.box_head.fc6": False, "roi_heads.box_head.fc7": False})
         if below_fpn:
             names[self.layer] = True
         t0 = time.perf_counter()
@@ -181,11 +189,8 @@ class DetectionExplainer:
         grad_mode = torch.enable_grad() if below_fpn else torch.no_grad()
         pool_hook = roi_heads.box_roi_pool.register_forward_pre_hook(keep_inputs)
         try:
-            with (
-                frozen_parameters(self.model),
-                grad_mode,
-                capture_layers(self.model, names) as captured,
-            ):
+            frozen = frozen_parameters(self.model) if below_fpn else contextlib.nullcontext()
+            with frozen, grad_mode, capture_layers(self.model, names, self._modules) as captured:
                 output = self.model([image])[0]
         finally:
             pool_hook.remove()
@@ -212,11 +217,7 @@ class DetectionExplainer:
             scores,
         )
         pooled = captured["roi_heads.box_roi_pool"].output[rows].detach()
-        with torch.enable_grad():
-            pooled.requires_grad_(True)
-            logits, _ = roi_heads.box_predictor(roi_heads.box_head(pooled))
-            recomputed = torch.softmax(logits, -1).gather(1, labels[:, None])[:, 0]
-            (pooled_grad,) = torch.autograd.grad(recomputed.sum(), pooled)
+        pooled_grad = _pooled_score_gradients(roi_heads, pooled, labels, captured, rows)
 
         # Each RoI was pooled from one FPN level; carry dS_k/dP_k back to it.
         pooler = roi_heads.box_roi_pool
@@ -227,12 +228,11 @@ class DetectionExplainer:
             level_of = torch.zeros(len(rows), dtype=torch.long, device=rows.device)
         else:
             level_of = pooler.map_levels([roi_boxes]).long()
-        level_grads = []  # per level: (K, C, h, w), zero for detections pooled elsewhere
+        parts = []  # per level: (activations, gradients of the RoIs pooled there, their index)
         for level, (feature, scale) in enumerate(zip(levels, pooler.scales, strict=True)):
             on_level = torch.nonzero(level_of == level).flatten()
-            grad = feature.new_zeros((len(rows), *feature.shape[1:]))
             if len(on_level):
-                grad[on_level] = _roi_align_grad(
+                grad = roi_align_grad(
                     pooled_grad[on_level],
                     roi_boxes[on_level],
                     feature.shape[1:],
@@ -240,21 +240,22 @@ class DetectionExplainer:
                     pooler.output_size,
                     pooler.sampling_ratio,
                 )
-            level_grads.append(grad)
+                parts.append((level, grad, on_level))
 
-        if below_fpn:
+        if below_fpn:  # carry the K level gradients down to the layer in one batched VJP
+            full = [feature.new_zeros((len(rows), *feature.shape)) for feature in levels]
+            for level, grad, on_level in parts:
+                full[level][on_level] = grad[:, None]
             leaves = captured[self.layer].tensors
-            outputs = [
-                v for k, v in captured[DETECTOR_LAYER].output.items() if k in pooler.featmap_names
+            backbone_out = captured[DETECTOR_LAYER].output
+            outputs = [v for name, v in backbone_out.items() if name in pooler.featmap_names]
+            grads = _batched_vjp(outputs, leaves, full)
+            parts = [
+                (leaf.detach()[0], g[:, 0], None) for leaf, g in zip(leaves, grads, strict=True)
             ]
-            grads = _batched_vjp(outputs, leaves, [g[:, None] for g in level_grads])
-            activations = [leaf.detach()[0] for leaf in leaves]
-            grads = [g[:, 0] for g in grads]
-            level_of = None
         else:
-            activations = [feature[0] for feature in levels]
-            grads = level_grads
-        heatmaps = self._maps(activations, grads, image_list, frame_size, level_of)
+            parts = [(levels[level][0], grad, on_level) for level, grad, on_level in parts]
+        heatmaps = detection_maps(self.method, parts, image_list, frame_size, len(rows))
         t2 = time.perf_counter()
         timings = {"forward": (t1 - t0) * 1000.0, "explain": (t2 - t1) * 1000.0}
         return self._result(output, keep, heatmaps, timings)
@@ -265,7 +266,11 @@ class DetectionExplainer:
         names = {"transform": False, self.layer: needs_grad}
         t0 = time.perf_counter()
         grad_mode = torch.enable_grad() if needs_grad else torch.no_grad()
-        with frozen_parameters(self.model), grad_mode, capture_layers(self.model, names) as cap:
+        with (
+            frozen_parameters(self.model),
+            grad_mode,
+            capture_layers(self.model, names, self._modules) as cap,
+        ):
             output = self.model([image])[0]
             t1 = time.perf_counter()
             keep = self._select(output)
@@ -280,8 +285,8 @@ class DetectionExplainer:
                 grads = [g[:, 0] for g in _batched_vjp([scores], leaves, [eye])]
             else:
                 grads = [None] * len(leaves)
-        activations = [leaf.detach()[0] for leaf in leaves]
-        heatmaps = self._maps(activations, grads, image_list, frame_size, None, len(keep))
+        parts = [(leaf.detach()[0], g, None) for leaf, g in zip(leaves, grads, strict=True)]
+        heatmaps = detection_maps(self.method, parts, image_list, frame_size, len(keep))
         t2 = time.perf_counter()
         timings = {"forward": (t1 - t0) * 1000.0, "explain": (t2 - t1) * 1000.0}
         return self._result(output, keep, heatmaps, timings)
@@ -304,65 +309,91 @@ class DetectionExplainer:
         return self._result(output, keep, heatmaps, timings)
 
     # -- maps -----------------------------------------------------------------------------
-    def _maps(self, activations, grads, image_list, frame_size, level_of, count=None):
-        """Per-detection maps summed over the layer's tensors, aligned to the frame."""
-        padded = tuple(image_list.tensors.shape[-2:])
-        resized = tuple(image_list.image_sizes[0])
-        k = count if count is not None else len(grads[0])
-        total = None
-        for index, (acts, grad) in enumerate(zip(activations, grads, strict=True)):
-            if acts.ndim != 3:
-                raise UserError(f"layer '{self.layer}' does not give (C, h, w) feature maps")
-            if level_of is not None:  # Faster R-CNN: each detection uses one level only
-                members = torch.nonzero(level_of == index).flatten()
-                if len(members) == 0:
-                    continue
-            else:
-                members = None
-            if self.method == "eigencam":
-                cam = EigenCAM()(acts.float(), count=k)
-            else:
-                g = grad if members is None else grad[members]
-                if members is None and not bool(g.any()):
-                    continue
-                cam = GRADIENT_METHODS[self.method]()(acts.float(), g.float())
-            aligned = to_frame(cam, padded, resized, frame_size)
-            if total is None:
-                total = aligned.new_zeros((k, *frame_size))
-            if members is None:
-                total += aligned
-            else:
-                total[members] += aligned
-        if total is None:
-            total = activations[0].new_zeros((k, *frame_size), dtype=torch.float32)
-        return normalise(total)
 
 
-def _roi_align_grad(
-    pooled_grad: torch.Tensor,
-    boxes: torch.Tensor,
-    feature_shape: torch.Size,
-    scale: float,
-    output_size,
-    sampling_ratio: int,
-) -> torch.Tensor:
-    """RoIAlign's backward for each RoI on its own copy of the feature map: (n, C, h, w).
+def detection_maps(method, parts, image_list, frame_size, count) -> torch.Tensor:
+    """Per-detection maps (count, H0, W0) in [0, 1], aligned to the frame.
 
-    RoIAlign is linear in its input, so its gradient depends only on the boxes; the copies
-    are zeros and each RoI i reads copy i.
+    ``parts``: ``(activations (C, h, w), gradients (n, C, h, w) or None, members)``, one per
+    tensor of the layer; ``members`` (n,) says which detections the gradients belong to
+    (``None``: all). A detection's map is the sum over its parts. Maps are scaled by their
+    peak on the layer's grid, before upsampling, so the large arrays are touched once.
     """
-    n = len(boxes)
-    copies = pooled_grad.new_zeros((n, *feature_shape), requires_grad=True)
-    rois = torch.cat([torch.arange(n, device=boxes.device, dtype=boxes.dtype)[:, None], boxes], 1)
-    with torch.enable_grad():
-        pooled = roi_align(
-            copies,
-            rois,
-            output_size=output_size,
-            spatial_scale=scale,
-            sampling_ratio=sampling_ratio,
-        )
-        (grad,) = torch.autograd.grad(pooled, copies, grad_outputs=pooled_grad)
+    padded = tuple(image_list.tensors.shape[-2:])
+    resized = tuple(image_list.image_sizes[0])
+    cams = []
+    for acts, grad, members in parts:
+        if acts.ndim != 3:
+            raise UserError("the target layer does not give (C, h, w) feature maps")
+        if method == "eigencam":
+            cam = EigenCAM()(acts.float(), count=count)
+        elif members is None and not bool(grad.any()):
+            continue  # a tensor of the layer that no kept detection depends on
+        else:
+            cam = GRADIENT_METHODS[method]()(acts.float(), grad.float())
+        index = members if members is not None else torch.arange(count, device=cam.device)
+        cams.append((cam, index))
+    device = parts[0][0].device
+    if not cams:
+        return torch.zeros((count, *frame_size), device=device)
+    peak = torch.zeros(count, device=device)
+    covered = torch.zeros(count, dtype=torch.long, device=device)
+    for cam, index in cams:
+        peak.scatter_reduce_(0, index, cam.flatten(1).amax(dim=1), reduce="amax")
+        covered.index_add_(0, index, torch.ones_like(index))
+    scale = torch.where(peak > 0, 1.0 / peak.clamp_min(torch.finfo(peak.dtype).tiny), 0.0)
+    if bool((covered == 1).all()):  # one part each: write the scaled maps straight out
+        if len(cams) == 1:
+            cam, index = cams[0]
+            order = torch.argsort(index)
+            scaled = cam[order] * scale[index[order], None, None]
+            return to_frame(scaled, padded, resized, frame_size).clamp_(0.0, 1.0)
+        out = torch.empty((count, *frame_size), device=device)
+        for cam, index in cams:
+            out[index] = to_frame(cam * scale[index, None, None], padded, resized, frame_size)
+        return out.clamp_(0.0, 1.0)
+    total = torch.zeros((count, *frame_size), device=device)
+    for cam, index in cams:
+        scaled = cam * scale[index, None, None]
+        total.index_add_(0, index, to_frame(scaled, padded, resized, frame_size))
+    return normalise(total)
+
+
+def _has_mlp_head(roi_heads: nn.Module) -> bool:
+    head, predictor = roi_heads.box_head, roi_heads.box_predictor
+    return (
+        type(head).__name__ == "TwoMLPHead"
+        and isinstance(getattr(head, "fc6", None), nn.Linear)
+        and isinstance(getattr(head, "fc7", None), nn.Linear)
+        and isinstance(getattr(predictor, "cls_score", None), nn.Linear)
+    )
+
+
+def _pooled_score_gradients(roi_heads, pooled, labels, captured, rows) -> torch.Tensor:
+    """dS_k/dP_k (K, C, 7, 7) for each detection's own pooled features.
+
+    Rows of the box head are independent, so the gradient of the sum of the K scores gives
+    every row its own gradient. For torchvision's two-layer MLP head the backward is written
+    out from the forward's own activations (no recompute); other heads are re-run on the K
+    rows under autograd.
+    """
+    if _has_mlp_head(roi_heads):
+        head, predictor = roi_heads.box_head, roi_heads.box_predictor
+        z6 = captured["roi_heads.box_head.fc6"].output[rows]
+        z7 = captured["roi_heads.box_head.fc7"].output[rows]
+        logits = captured["roi_heads.box_predictor"].output[0][rows]
+        probs = torch.softmax(logits, -1)
+        score = probs.gather(1, labels[:, None])
+        d_logits = -score * probs  # d softmax_c / d logits = S (onehot_c - p)
+        d_logits.scatter_add_(1, labels[:, None], score)
+        d_h7 = (d_logits @ predictor.cls_score.weight) * (z7 > 0)
+        d_h6 = (d_h7 @ head.fc7.weight) * (z6 > 0)
+        return (d_h6 @ head.fc6.weight).view_as(pooled)
+    with frozen_parameters(roi_heads), torch.enable_grad():
+        pooled = pooled.detach().requires_grad_(True)
+        logits, _ = roi_heads.box_predictor(roi_heads.box_head(pooled))
+        score = torch.softmax(logits, -1).gather(1, labels[:, None])
+        (grad,) = torch.autograd.grad(score.sum(), pooled)
     return grad
 
 
@@ -413,7 +444,6 @@ def naive_detection_maps(
 ) -> torch.Tensor:
     """The reference: for each kept detection, autograd of that one detection's score with
     respect to ``layer``, one detection at a time (one backward each). (K, H, W) in [0, 1]."""
-    cam_method = GRADIENT_METHODS[method]()
     with (
         frozen_parameters(model),
         torch.enable_grad(),
@@ -427,22 +457,13 @@ def naive_detection_maps(
             grads = torch.autograd.grad(
                 output["scores"][k], leaves, retain_graph=True, allow_unused=True
             )
-            total = None
-            for leaf, grad in zip(leaves, grads, strict=True):
-                if grad is None or not bool(grad.any()):
-                    continue
-                cam = cam_method(leaf.detach()[0], grad[0][None])
-                aligned = to_frame(
-                    cam,
-                    tuple(image_list.tensors.shape[-2:]),
-                    tuple(image_list.image_sizes[0]),
-                    tuple(image.shape[-2:]),
-                )
-                total = aligned if total is None else total + aligned
-            if total is None:
-                total = image.new_zeros((1, *image.shape[-2:]))
-            maps.append(total[0])
-    return normalise(torch.stack(maps)) if maps else image.new_zeros((0, *image.shape[-2:]))
+            parts = [
+                (leaf.detach()[0], grad[0][None], None)
+                for leaf, grad in zip(leaves, grads, strict=True)
+                if grad is not None
+            ]
+            maps.append(detection_maps(method, parts, image_list, tuple(image.shape[-2:]), 1)[0])
+    return torch.stack(maps) if maps else image.new_zeros((0, *image.shape[-2:]))
 
 
 def explain_detections(

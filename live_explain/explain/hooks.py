@@ -72,8 +72,15 @@ class LayerCapture:
 
 
 @contextlib.contextmanager
-def capture_layers(model: nn.Module, names: dict[str, bool]) -> Iterator[dict[str, LayerCapture]]:
+def capture_layers(
+    model: nn.Module,
+    names: dict[str, bool],
+    modules: dict[str, nn.Module] | None = None,
+) -> Iterator[dict[str, LayerCapture]]:
     """Hook the layers in ``names`` (name -> as_leaf) for the duration of the block.
+
+    ``modules`` may map names to modules already looked up (a per-frame caller saves the
+    walk over ``named_modules()``).
 
     >>> with capture_layers(model, {"layer4": True}) as captured:
     ...     logits = model(x)
@@ -83,7 +90,8 @@ def capture_layers(model: nn.Module, names: dict[str, bool]) -> Iterator[dict[st
     captures = {name: LayerCapture(name, leaf) for name, leaf in names.items()}
     try:
         for name, capture in captures.items():
-            handles.append(find_layer(model, name).register_forward_hook(capture.hook))
+            module = modules[name] if modules and name in modules else find_layer(model, name)
+            handles.append(module.register_forward_hook(capture.hook))
         yield captures
     finally:
         for handle in handles:

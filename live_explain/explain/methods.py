@@ -111,6 +111,8 @@ METHODS = (*GRADIENT_METHODS, "eigencam", "saliency", "cam")
 def normalise(maps: torch.Tensor) -> torch.Tensor:
     """Scale each map (K, H, W) to [0, 1] by its maximum; an all-zero map stays zero."""
     peak = maps.flatten(1).amax(dim=1)[:, None, None]
-    positive = peak > 0
-    out = torch.where(positive, maps / torch.where(positive, peak, 1.0), 0.0)
-    return out.clamp_(0, 1).nan_to_num_(0.0)
+    if not bool(torch.isfinite(peak).all()):  # only a broken model gives inf/NaN maps
+        maps = maps.nan_to_num(0.0, 0.0, 0.0)
+        peak = maps.flatten(1).amax(dim=1)[:, None, None]
+    scale = torch.where(peak > 0, 1.0 / peak.clamp_min(torch.finfo(maps.dtype).tiny), 0.0)
+    return maps.mul_(scale).clamp_(0.0, 1.0)

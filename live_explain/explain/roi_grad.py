@@ -1,0 +1,102 @@
+"""RoIAlign's backward as a small dense matrix per RoI.
+
+torchvision's ``roi_align`` is linear in its input: pooled bin ``b`` of RoI ``k`` is a fixed
+weighted sum of feature cells. ``roi_align_matrix`` builds those weights, ``W[k, b, cell]``,
+with the same sampling and border rules as torchvision's kernel (``aligned=False`` as in
+``MultiScaleRoIAlign``), so ``dS_k/dA = dS_k/dP_k @ W[k]`` for every channel at once: one
+batched matrix product instead of a scatter over every channel, bin and sample.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def roi_align_matrix(
+    boxes: torch.Tensor,
+    spatial_scale: float,
+    height: int,
+    width: int,
+    output_size: tuple[int, int],
+    sampling_ratio: int,
+    aligned: bool = False,
+) -> torch.Tensor:
+    """Weights (K, PH*PW, height*width) of ``roi_align`` for ``boxes`` (K, 4) xyxy."""
+    k = boxes.shape[0]
+    ph, pw = output_size
+    dtype, device = boxes.dtype, boxes.device
+    offset = 0.5 if aligned else 0.0
+    x0 = boxes[:, 0] * spatial_scale - offset
+    y0 = boxes[:, 1] * spatial_scale - offset
+    roi_w = boxes[:, 2] * spatial_scale - offset - x0
+    roi_h = boxes[:, 3] * spatial_scale - offset - y0
+    if not aligned:
+        roi_w, roi_h = roi_w.clamp_min(1.0), roi_h.clamp_min(1.0)
+    bin_w, bin_h = roi_w / pw, roi_h / ph
+    if sampling_ratio > 0:
+        grid_h = grid_w = sampling_ratio
+    else:  # adaptive grids differ per RoI; not used by torchvision's detectors
+        raise ValueError("sampling_ratio must be positive")
+    count = grid_h * grid_w
+    # sample coordinates: (K, PH, PW, grid_h, grid_w)
+    py = torch.arange(ph, device=device, dtype=dtype)[:, None, None, None]
+    px = torch.arange(pw, device=device, dtype=dtype)[None, :, None, None]
+    iy = (torch.arange(grid_h, device=device, dtype=dtype) + 0.5)[None, None, :, None]
+    ix = (torch.arange(grid_w, device=device, dtype=dtype) + 0.5)[None, None, None, :]
+    y = (
+        y0[:, None, None, None, None]
+        + (py * bin_h.view(-1, 1, 1, 1, 1))
+        + iy * (bin_h / grid_h).view(-1, 1, 1, 1, 1)
+    )
+    x = (
+        x0[:, None, None, None, None]
+        + (px * bin_w.view(-1, 1, 1, 1, 1))
+        + ix * (bin_w / grid_w).view(-1, 1, 1, 1, 1)
+    )
+    y, x = torch.broadcast_tensors(y, x)
+    outside = (y < -1.0) | (y > height) | (x < -1.0) | (x > width)
+    y, x = y.clamp_min(0.0), x.clamp_min(0.0)
+    y_low, x_low = y.floor().long(), x.floor().long()
+    y_edge, x_edge = y_low >= height - 1, x_low >= width - 1
+    y_low = torch.where(y_edge, height - 1, y_low)
+    x_low = torch.where(x_edge, width - 1, x_low)
+    y = torch.where(y_edge, y_low.to(dtype), y)
+    x = torch.where(x_edge, x_low.to(dtype), x)
+    y_high = torch.where(y_edge, y_low, y_low + 1)
+    x_high = torch.where(x_edge, x_low, x_low + 1)
+    ly, lx = y - y_low, x - x_low
+    hy, hx = 1.0 - ly, 1.0 - lx
+    inside = (~outside).to(dtype) / count
+    weights = torch.stack([hy * hx, hy * lx, ly * hx, ly * lx], dim=-1) * inside[..., None]
+    cells = torch.stack(
+        [
+            y_low * width + x_low,
+            y_low * width + x_high,
+            y_high * width + x_low,
+            y_high * width + x_high,
+        ],
+        dim=-1,
+    )
+    bins = torch.arange(ph * pw, device=device).view(1, ph, pw, 1, 1, 1)
+    rows = torch.arange(k, device=device).view(k, 1, 1, 1, 1, 1)
+    flat = (rows * (ph * pw) + bins) * (height * width) + cells
+    matrix = torch.zeros(k * ph * pw * height * width, dtype=dtype, device=device)
+    matrix.index_add_(0, flat.reshape(-1), weights.reshape(-1))
+    return matrix.view(k, ph * pw, height * width)
+
+
+def roi_align_grad(
+    pooled_grad: torch.Tensor,
+    boxes: torch.Tensor,
+    feature_shape: tuple[int, int, int],
+    spatial_scale: float,
+    output_size: tuple[int, int],
+    sampling_ratio: int,
+) -> torch.Tensor:
+    """Gradient (K, C, h, w) on the feature map of each RoI's own pooled gradient
+    ``pooled_grad`` (K, C, PH, PW)."""
+    c, h, w = feature_shape
+    matrix = roi_align_matrix(boxes, spatial_scale, h, w, output_size, sampling_ratio)
+    k = boxes.shape[0]
+    flat = torch.bmm(pooled_grad.reshape(k, c, -1).to(matrix.dtype), matrix)
+    return flat.view(k, c, h, w).to(pooled_grad.dtype)
