@@ -57,14 +57,46 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="auto, demo, coco, none (random) or a state-dict PATH (default: auto)",
     )
-    group.add_argument("--method", default="none", choices=METHODS, help="explanation method")
-    group.add_argument("--layer", help="target layer (a name from the model's named_modules())")
+    group.add_argument(
+        "--method", default="gradcam", choices=METHODS, help="explanation method (default: gradcam)"
+    )
+    group.add_argument(
+        "--layer",
+        help="target layer, a name from the model's named_modules() (default: 'backbone' for "
+        "detectors, the last convolutional stage for classifiers)",
+    )
+    group.add_argument(
+        "--smooth", type=int, default=0, metavar="N", help="SmoothGrad copies for saliency"
+    )
     group.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     group.add_argument("--topk", type=positive_int, default=20, help="at most K detections")
     group.add_argument("--score-thresh", type=float, default=0.5, metavar="T")
     group.add_argument(
         "--classes", help="comma-separated class names to keep, e.g. car,person (default: all)"
     )
+
+
+def add_render_options(parser: argparse.ArgumentParser) -> None:
+    from live_explain.render import COLORMAPS
+
+    group = parser.add_argument_group("overlay")
+    group.add_argument("--colormap", default="turbo", choices=sorted(COLORMAPS))
+    group.add_argument(
+        "--alpha", type=float, default=0.45, help="heatmap opacity, 0 to 1 (default: 0.45)"
+    )
+    group.add_argument(
+        "--merged",
+        action="store_true",
+        help="one full-frame map (maximum over detections) instead of a map per box",
+    )
+
+
+def render_style(args: argparse.Namespace):
+    from live_explain.render import RenderStyle
+
+    if not 0.0 <= args.alpha <= 1.0:
+        raise UserError(f"--alpha {args.alpha}: must be between 0 and 1")
+    return RenderStyle(colormap=args.colormap, alpha=args.alpha, merged=args.merged)
 
 
 def add_source_options(parser: argparse.ArgumentParser) -> None:
@@ -88,6 +120,7 @@ def build_parser() -> ArgumentParser:
     watch = sub.add_parser("watch", help="open the desktop app")
     watch.add_argument("source", nargs="?", default="0", metavar="SOURCE")
     add_model_options(watch)
+    add_render_options(watch)
 
     export = sub.add_parser("export", help="write an annotated H.264 video")
     export.add_argument("input", metavar="INPUT")
@@ -98,12 +131,16 @@ def build_parser() -> ArgumentParser:
     export.add_argument("--end", type=non_negative_float, metavar="S", help="end (seconds)")
     add_source_options(export)
     add_model_options(export)
+    add_render_options(export)
 
     explain = sub.add_parser("explain", help="explain the detections in one image")
     explain.add_argument("image", metavar="IMAGE")
     explain.add_argument("-o", "--output", required=True, type=Path, metavar="OUT.png")
-    explain.add_argument("--save-maps", type=Path, metavar="OUT.npz")
+    explain.add_argument(
+        "--save-maps", type=Path, metavar="OUT.npz", help="boxes, labels, scores and raw maps"
+    )
     add_model_options(explain)
+    add_render_options(explain)
 
     record = sub.add_parser("record", help="record the raw feed (crash-safe) with a JSON sidecar")
     record.add_argument("source", metavar="SOURCE")
@@ -159,17 +196,26 @@ def make_detector(args: argparse.Namespace):
     from live_explain.detect import Detector, resolve_device
     from live_explain.models import check_model_name, is_detector, load_model
 
-    if args.method != "none":
-        raise not_yet(f"--method {args.method}", "explanation engine")
-    if args.layer:
-        raise not_yet("--layer", "explanation engine")
     check_model_name(args.model)
     if not is_detector(args.model):
-        raise UserError(f"{args.model} is a classifier; export and watch need a detector")
+        raise UserError(f"{args.model} is a classifier; this command needs a detector")
+    check_method_for_detectors(args)
     device = resolve_device(args.device)
     model = load_model(args.model, weights=args.weights)
     classes = args.classes.split(",") if args.classes else None
-    return Detector(model, device, args.score_thresh, classes, args.topk)
+    return Detector(
+        model, device, args.score_thresh, classes, args.topk, method=args.method, layer=args.layer
+    )
+
+
+def check_method_for_detectors(args: argparse.Namespace) -> None:
+    if args.method == "cam":
+        raise UserError(
+            "--method cam needs a classifier ending in global average pooling + linear; "
+            "use gradcam (or gradcam++, hirescam, eigencam, saliency) for detectors"
+        )
+    if args.smooth:
+        raise UserError("--smooth (SmoothGrad) applies to classifiers only for now")
 
 
 def expected_total(source, max_frames: int | None) -> int | None:
@@ -188,6 +234,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from live_explain.engine import Pipeline
     from live_explain.sinks import H264Writer, check_output_path
 
+    style = render_style(args)
     if args.log:
         raise not_yet("--log", "monitoring")
     if args.report:
@@ -201,7 +248,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         source.close()
         raise
     writer = H264Writer(args.output, source.fps)
-    pipeline = Pipeline(source, detector, max_frames=args.max_frames)
+    pipeline = Pipeline(source, detector, max_frames=args.max_frames, style=style)
     started = time.perf_counter()
     bar = tqdm(
         total=expected_total(source, args.max_frames),
@@ -332,7 +379,9 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    raise not_yet("explain", "explanation engine")
+    from live_explain.explain_image import explain_image
+
+    return explain_image(args, render_style(args), make_detector)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""Running a torchvision detector on BGR frames and filtering what it finds."""
+"""Running a torchvision detector (and its explanations) on BGR frames."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from live_explain.errors import UserError
+from live_explain.explain.detection import DetectionExplainer
 
 # Road users and road furniture: what a driving view cares about.
 DRIVING_CLASSES = (
@@ -39,7 +40,7 @@ class Detections:
     scores: np.ndarray
     names: list[str]
     heatmaps: np.ndarray | None = None
-    extra: dict = field(default_factory=dict)
+    timings_ms: dict[str, float] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -76,12 +77,14 @@ def class_ids(categories: list[str], names: Iterable[str] | None) -> set[int] | 
 
 def frame_to_tensor(image_bgr: np.ndarray, device: torch.device) -> torch.Tensor:
     """(H, W, 3) BGR uint8 -> (3, H, W) RGB float in [0, 1] on ``device``."""
-    tensor = torch.from_numpy(image_bgr[:, :, ::-1].copy()).to(device, non_blocking=True)
+    tensor = torch.from_numpy(np.ascontiguousarray(image_bgr[:, :, ::-1]))
+    tensor = tensor.to(device, non_blocking=True)
     return tensor.permute(2, 0, 1).float().div_(255.0)
 
 
 class Detector:
-    """A torchvision detector with the user's filters: score threshold, classes, top-K."""
+    """A torchvision detector with the user's filters (score threshold, classes, top-K)
+    and, unless ``method`` is ``none``, a heatmap per detection from the same forward."""
 
     def __init__(
         self,
@@ -90,6 +93,8 @@ class Detector:
         score_thresh: float = 0.5,
         classes: Iterable[str] | None = None,
         topk: int = 20,
+        method: str = "none",
+        layer: str | None = None,
     ) -> None:
         if not 0.0 <= score_thresh <= 1.0:
             raise UserError(f"--score-thresh {score_thresh}: must be between 0 and 1")
@@ -98,35 +103,24 @@ class Detector:
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.categories: list[str] = list(model.categories)
-        self.score_thresh = score_thresh
-        self.class_filter = class_ids(self.categories, classes)
-        self.topk = topk
-        _lower_internal_threshold(self.model, score_thresh)
-
-    @torch.inference_mode()
-    def __call__(self, image_bgr: np.ndarray) -> Detections:
-        output = self.model([frame_to_tensor(image_bgr, self.device)])[0]
-        return self.select(output["boxes"], output["labels"], output["scores"])
-
-    def select(self, boxes: torch.Tensor, labels: torch.Tensor, scores: torch.Tensor) -> Detections:
-        keep = scores >= self.score_thresh
-        if self.class_filter is not None:
-            allowed = torch.tensor(sorted(self.class_filter), device=labels.device)
-            keep &= torch.isin(labels, allowed)
-        index = torch.nonzero(keep).flatten()
-        index = index[torch.argsort(scores[index], descending=True)][: self.topk]
-        labels_np = labels[index].cpu().numpy().astype(np.int64)
-        return Detections(
-            boxes=boxes[index].detach().float().cpu().numpy(),
-            labels=labels_np,
-            scores=scores[index].detach().float().cpu().numpy(),
-            names=[self.categories[i] for i in labels_np],
+        self.method = method
+        self.explainer = DetectionExplainer(
+            self.model, method, layer, topk, score_thresh, class_ids(self.categories, classes)
         )
 
+    @property
+    def layer(self) -> str:
+        return self.explainer.layer
 
-def _lower_internal_threshold(model: nn.Module, score_thresh: float) -> None:
-    """torchvision detectors drop boxes below their own threshold (0.05 for Faster R-CNN);
-    a lower user threshold must reach the model."""
-    for holder in (getattr(model, "roi_heads", None), model):
-        if holder is not None and hasattr(holder, "score_thresh"):
-            holder.score_thresh = min(holder.score_thresh, score_thresh)
+    def __call__(self, image_bgr: np.ndarray) -> Detections:
+        result = self.explainer(frame_to_tensor(image_bgr, self.device))
+        labels = result.labels.cpu().numpy().astype(np.int64)
+        heatmaps = result.heatmaps.cpu().numpy() if self.method != "none" else None
+        return Detections(
+            boxes=result.boxes.cpu().numpy(),
+            labels=labels,
+            scores=result.scores.cpu().numpy(),
+            names=[self.categories[i] for i in labels],
+            heatmaps=heatmaps,
+            timings_ms=result.timings_ms,
+        )

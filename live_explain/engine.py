@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from live_explain.detect import Detections, Detector
-from live_explain.render import draw_detections
+from live_explain.render import RenderStyle, draw_detections
 from live_explain.sources import Frame, FrameSource
 
 
@@ -48,12 +48,14 @@ class Pipeline:
         source: FrameSource,
         detector: Detector,
         max_frames: int | None = None,
-        render: Callable[[np.ndarray, Detections], np.ndarray] = draw_detections,
+        style: RenderStyle | None = None,
+        render: Callable[..., np.ndarray] = draw_detections,
     ) -> None:
         self.source = source
         self.detector = detector
         self.max_frames = max_frames
         self.render = render
+        self.style = style or RenderStyle()
 
     def run(self) -> Iterator[FrameResult]:
         """Yield one result per frame; closes the source when done or abandoned."""
@@ -68,7 +70,7 @@ class Pipeline:
                 timer.lap("wait_source")
                 detections = self.detector(frame.image)
                 timer.lap("detect")
-                overlay = self.render(frame.image, detections)
+                overlay = self.render(frame.image, detections, self.style)
                 timer.lap("render")
                 yield FrameResult(frame, detections, overlay, timer.ms)
                 count += 1

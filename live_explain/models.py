@@ -122,7 +122,9 @@ def load_model(name: str = DEFAULT_DETECTOR, weights: str | os.PathLike = "auto"
             ) from None
         source = f"{pretrained_name} ({weights_file(name).name})"
     elif choice == "none":
-        model = _build(name, None)
+        with torch.random.fork_rng():  # the same random model every time, for fair timings
+            torch.manual_seed(0)
+            model = _build(name, None)
         source = "random initialisation"
     else:
         path = Path(choice)

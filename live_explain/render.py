@@ -1,13 +1,31 @@
-"""Drawing detections on frames: boxes, class names and scores."""
+"""Drawing results on frames: heatmaps (per box or merged), boxes, class names and scores."""
 
 from __future__ import annotations
 
 import colorsys
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from live_explain.detect import Detections
+
+COLORMAPS = {
+    "turbo": cv2.COLORMAP_TURBO,
+    "jet": cv2.COLORMAP_JET,
+    "inferno": cv2.COLORMAP_INFERNO,
+}
+
+
+@dataclass(frozen=True)
+class RenderStyle:
+    """How overlays look: ``colormap`` (turbo, jet, inferno), heatmap opacity ``alpha``,
+    and ``merged`` (one full-frame map, the maximum over detections) or per-box maps."""
+
+    colormap: str = "turbo"
+    alpha: float = 0.45
+    merged: bool = False
+    boxes: bool = True
 
 
 def class_colour(label: int) -> tuple[int, int, int]:
@@ -17,26 +35,70 @@ def class_colour(label: int) -> tuple[int, int, int]:
     return int(b * 255), int(g * 255), int(r * 255)
 
 
-def draw_detections(image_bgr: np.ndarray, detections: Detections) -> np.ndarray:
-    """A copy of ``image_bgr`` with each detection's box and ``name score`` label."""
-    canvas = image_bgr.copy()
-    height, width = canvas.shape[:2]
+def heat_layer(detections: Detections, size: tuple[int, int], merged: bool) -> np.ndarray:
+    """(H, W) float32 heat in [0, 1] and where it applies (NaN elsewhere).
+
+    Per box: each detection's own map inside its box, the better score on top where boxes
+    overlap. Merged: the maximum over all maps, over the whole frame.
+    """
+    width, height = size
+    heat = np.full((height, width), np.nan, np.float32)
+    maps = detections.heatmaps
+    if maps is None or len(maps) == 0:
+        return heat
+    if merged:
+        return maps.max(axis=0)
+    for index in np.argsort(detections.scores, kind="stable"):  # best drawn last
+        x0, y0, x1, y1 = _box_pixels(detections.boxes[index], width, height)
+        heat[y0:y1, x0:x1] = maps[index, y0:y1, x0:x1]
+    return heat
+
+
+def blend_heat(image_bgr: np.ndarray, heat: np.ndarray, colormap: str, alpha: float) -> np.ndarray:
+    """``image`` with ``colormap(heat)`` blended at opacity ``alpha`` where heat is defined."""
+    defined = ~np.isnan(heat)
+    if not defined.any():
+        return image_bgr.copy()
+    levels = (np.nan_to_num(heat, nan=0.0) * 255.0 + 0.5).astype(np.uint8)
+    coloured = cv2.applyColorMap(levels, COLORMAPS[colormap])
+    blended = cv2.addWeighted(image_bgr, 1.0 - alpha, coloured, alpha, 0.0)
+    if defined.all():
+        return blended
+    out = image_bgr.copy()
+    out[defined] = blended[defined]
+    return out
+
+
+def draw_detections(
+    image_bgr: np.ndarray, detections: Detections, style: RenderStyle | None = None
+) -> np.ndarray:
+    """A copy of ``image_bgr`` with heatmaps (when explained), boxes and labels."""
+    style = style or RenderStyle()
+    height, width = image_bgr.shape[:2]
+    if detections.heatmaps is not None and len(detections):
+        heat = heat_layer(detections, (width, height), style.merged)
+        canvas = blend_heat(image_bgr, heat, style.colormap, style.alpha)
+    else:
+        canvas = image_bgr.copy()
+    if not style.boxes:
+        return canvas
     scale = max(0.4, min(width, height) / 900.0)
     thickness = max(1, round(scale * 2))
     for box, label, name, score in zip(
         detections.boxes, detections.labels, detections.names, detections.scores, strict=True
     ):
         colour = class_colour(int(label))
-        x0, y0, x1, y1 = (round(float(v)) for v in box)
-        cv2.rectangle(canvas, (x0, y0), (x1, y1), colour, thickness, cv2.LINE_AA)
+        x0, y0, x1, y1 = _box_pixels(box, width, height)
+        cv2.rectangle(canvas, (x0, y0), (x1 - 1, y1 - 1), colour, thickness, cv2.LINE_AA)
         text = f"{name} {score:.2f}"
         (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
-        ty = y0 - 4 if y0 - th - base - 4 >= 0 else y0 + th + base + 4
-        cv2.rectangle(canvas, (x0, ty - th - base), (x0 + tw + 4, ty + base // 2), colour, -1)
+        top = y0 - th - base - 4
+        ty = y0 - base - 2 if top >= 0 else y0 + th + 2
+        cv2.rectangle(canvas, (x0, ty - th - 2), (x0 + tw + 4, ty + base), colour, -1)
         cv2.putText(
             canvas,
             text,
-            (x0 + 2, ty - base // 2),
+            (x0 + 2, ty),
             cv2.FONT_HERSHEY_SIMPLEX,
             scale,
             (0, 0, 0),
@@ -44,3 +106,12 @@ def draw_detections(image_bgr: np.ndarray, detections: Detections) -> np.ndarray
             cv2.LINE_AA,
         )
     return canvas
+
+
+def _box_pixels(box: np.ndarray, width: int, height: int) -> tuple[int, int, int, int]:
+    """Box corners as integer pixel bounds clipped to the frame (x1, y1 exclusive)."""
+    x0 = int(np.clip(np.floor(box[0]), 0, width - 1))
+    y0 = int(np.clip(np.floor(box[1]), 0, height - 1))
+    x1 = int(np.clip(np.ceil(box[2]), x0 + 1, width))
+    y1 = int(np.clip(np.ceil(box[3]), y0 + 1, height))
+    return x0, y0, x1, y1

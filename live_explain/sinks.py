@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
 
@@ -30,14 +31,17 @@ def fps_fraction(fps: float) -> Fraction:
     return Fraction(fps).limit_denominator(1001)
 
 
-def check_output_path(path: Path, inputs: tuple[str, ...] = ()) -> Path:
-    """Raise :class:`UserError` unless a video can be written at ``path``.
+def check_output_path(
+    path: Path, inputs: tuple[str, ...] = (), suffixes: Iterable[str] = VIDEO_SUFFIXES
+) -> Path:
+    """Raise :class:`UserError` unless a file can be written at ``path``.
 
     Checks the suffix, that ``path`` is not one of ``inputs``, and that its folder exists
     and accepts a new file (tried for real: permission bits say nothing for root).
     """
-    if path.suffix.lower() not in VIDEO_SUFFIXES:
-        raise UserError(f"{path}: output must end in {', '.join(sorted(VIDEO_SUFFIXES))}")
+    suffixes = sorted(suffixes)
+    if path.suffix.lower() not in suffixes:
+        raise UserError(f"{path}: output must end in {', '.join(suffixes)}")
     for given in inputs:
         if given and Path(given).exists() and Path(given).resolve() == path.resolve():
             raise UserError(f"{path}: output path is the same as the input")

@@ -97,12 +97,10 @@ def test_user_error_in_a_real_process_has_no_traceback(tmp_path):
     assert proc.stderr.strip().count("\n") == 0 and "no such file" in proc.stderr
 
 
-@pytest.mark.parametrize("command", ["watch", "explain", "bench", "report"])
+@pytest.mark.parametrize("command", ["watch", "report"])
 def test_later_features_say_not_yet_available(cli, tmp_path, command):
     args = {
         "watch": ["watch", "synthetic"],
-        "explain": ["explain", CLIP, "-o", tmp_path / "x.png"],
-        "bench": ["bench", CLIP],
         "report": ["report", "a.jsonl", "-o", tmp_path / "r.html"],
     }[command]
     result = cli(*args)

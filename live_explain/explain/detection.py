@@ -154,7 +154,7 @@ class DetectionExplainer:
             boxes=output["boxes"][keep].detach().float(),
             labels=output["labels"][keep].detach(),
             scores=output["scores"][keep].detach().float(),
-            heatmaps=heatmaps,
+            heatmaps=heatmaps.detach(),
             timings_ms=timings,
         )
 
@@ -378,23 +378,29 @@ def _pooled_score_gradients(roi_heads, pooled, labels, captured, rows) -> torch.
     rows under autograd.
     """
     if _has_mlp_head(roi_heads):
-        head, predictor = roi_heads.box_head, roi_heads.box_predictor
-        z6 = captured["roi_heads.box_head.fc6"].output[rows]
-        z7 = captured["roi_heads.box_head.fc7"].output[rows]
-        logits = captured["roi_heads.box_predictor"].output[0][rows]
-        probs = torch.softmax(logits, -1)
-        score = probs.gather(1, labels[:, None])
-        d_logits = -score * probs  # d softmax_c / d logits = S (onehot_c - p)
-        d_logits.scatter_add_(1, labels[:, None], score)
-        d_h7 = (d_logits @ predictor.cls_score.weight) * (z7 > 0)
-        d_h6 = (d_h7 @ head.fc7.weight) * (z6 > 0)
-        return (d_h6 @ head.fc6.weight).view_as(pooled)
+        with torch.no_grad():
+            return _mlp_head_gradients(roi_heads, pooled, labels, captured, rows)
     with frozen_parameters(roi_heads), torch.enable_grad():
         pooled = pooled.detach().requires_grad_(True)
         logits, _ = roi_heads.box_predictor(roi_heads.box_head(pooled))
         score = torch.softmax(logits, -1).gather(1, labels[:, None])
         (grad,) = torch.autograd.grad(score.sum(), pooled)
     return grad
+
+
+def _mlp_head_gradients(roi_heads, pooled, labels, captured, rows) -> torch.Tensor:
+    """The backward of TwoMLPHead + FastRCNNPredictor's classifier, written out."""
+    head, predictor = roi_heads.box_head, roi_heads.box_predictor
+    z6 = captured["roi_heads.box_head.fc6"].output[rows]
+    z7 = captured["roi_heads.box_head.fc7"].output[rows]
+    logits = captured["roi_heads.box_predictor"].output[0][rows]
+    probs = torch.softmax(logits, -1)
+    score = probs.gather(1, labels[:, None])
+    d_logits = -score * probs  # d softmax_c / d logits = S (onehot_c - p)
+    d_logits.scatter_add_(1, labels[:, None], score)
+    d_h7 = (d_logits @ predictor.cls_score.weight) * (z7 > 0)
+    d_h6 = (d_h7 @ head.fc7.weight) * (z6 > 0)
+    return (d_h6 @ head.fc6.weight).view_as(pooled)
 
 
 def _batched_vjp(outputs, inputs, grad_outputs):

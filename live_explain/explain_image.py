@@ -1,0 +1,138 @@
+"""``live-explain explain IMAGE``: one image, its detections (or class) and their maps."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from live_explain.errors import UserError
+from live_explain.render import RenderStyle, blend_heat, draw_detections
+from live_explain.sinks import check_output_path
+from live_explain.sources import check_readable_file, to_bgr_uint8
+
+IMAGE_OUTPUTS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+CLASSIFIER_SHORT_SIDE = 224  # the resolution torchvision's classifiers were trained at
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def read_image(path: Path) -> np.ndarray:
+    check_readable_file(path)
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if image is None or image.size == 0:
+        raise UserError(f"{path}: not a readable image")
+    return to_bgr_uint8(image)
+
+
+def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
+    """Write through a temporary file in the same folder, then rename over ``path``."""
+    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def explain_image(args: argparse.Namespace, style: RenderStyle, make_detector) -> int:
+    from live_explain.models import check_model_name, is_detector
+
+    image_path = Path(args.image)
+    check_output_path(args.output, (args.image,), IMAGE_OUTPUTS)
+    if args.save_maps:
+        check_output_path(args.save_maps, (args.image,), (".npz",))
+    image = read_image(image_path)
+    check_model_name(args.model)
+    if args.method == "none":
+        raise UserError("--method none: explain needs an explanation method")
+    if is_detector(args.model):
+        overlay, arrays, summary = _explain_detections(args, image, style, make_detector)
+    else:
+        overlay, arrays, summary = _explain_classification(args, image, style)
+
+    def save_png(tmp: Path) -> None:
+        if not cv2.imwrite(str(tmp), overlay):
+            raise UserError(f"{args.output}: could not write the image")
+
+    write_atomic(args.output, save_png)
+    if args.save_maps:
+        write_atomic(args.save_maps, lambda tmp: _save_npz(tmp, arrays))
+    saved = f"; maps in {args.save_maps}" if args.save_maps else ""
+    print(f"{summary} -> {args.output}{saved}")
+    return 0
+
+
+def _save_npz(tmp: Path, arrays: dict) -> None:
+    with open(tmp, "wb") as handle:  # a file object keeps numpy from appending ".npz"
+        np.savez_compressed(handle, **arrays)
+
+
+def _explain_detections(args, image, style, make_detector):
+    detector = make_detector(args)
+    detections = detector(image)
+    overlay = draw_detections(image, detections, style)
+    arrays = {
+        "boxes": detections.boxes.astype(np.float32),
+        "labels": detections.labels,
+        "scores": detections.scores.astype(np.float32),
+        "names": np.array(detections.names, dtype=str),
+        "maps": detections.heatmaps.astype(np.float32),
+        "method": np.array(args.method),
+        "layer": np.array(detector.layer),
+        "model": np.array(args.model),
+    }
+    summary = (
+        f"{len(detections)} detections explained with {args.method} at layer '{detector.layer}'"
+    )
+    return overlay, arrays, summary
+
+
+def _explain_classification(args, image, style):
+    from live_explain.detect import resolve_device
+    from live_explain.explain import explain_classifier
+    from live_explain.models import load_model
+
+    device = resolve_device(args.device)
+    model = load_model(args.model, weights=args.weights).to(device)
+    height, width = image.shape[:2]
+    factor = CLASSIFIER_SHORT_SIDE / min(height, width)
+    small = cv2.resize(image, (max(1, round(width * factor)), max(1, round(height * factor))))
+    rgb = torch.from_numpy(np.ascontiguousarray(small[:, :, ::-1])).to(device)
+    x = rgb.permute(2, 0, 1).float().div(255.0)
+    mean = torch.tensor(IMAGENET_MEAN, device=device)[:, None, None]
+    std = torch.tensor(IMAGENET_STD, device=device)[:, None, None]
+    x = ((x - mean) / std)[None]
+    with torch.no_grad():
+        probs = torch.softmax(model(x), dim=1)[0]
+    class_id = int(probs.argmax())
+    maps = explain_classifier(
+        model, x, layer=args.layer, method=args.method, targets=[class_id], smooth=args.smooth
+    )
+    heat = cv2.resize(maps[0].cpu().numpy(), (width, height), interpolation=cv2.INTER_LINEAR)
+    overlay = blend_heat(image, np.clip(heat, 0, 1), style.colormap, style.alpha)
+    name = model.categories[class_id]
+    cv2.putText(
+        overlay,
+        f"{name} {float(probs[class_id]):.2f}",
+        (8, 28),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        0.8,
+        (255, 255, 255),
+        2,
+        cv2.LINE_AA,
+    )
+    arrays = {
+        "class_id": np.array(class_id),
+        "class_name": np.array(name),
+        "score": np.array(float(probs[class_id]), dtype=np.float32),
+        "map": heat.astype(np.float32),
+        "method": np.array(args.method),
+        "model": np.array(args.model),
+    }
+    return overlay, arrays, f"{name} ({float(probs[class_id]):.2f}) explained with {args.method}"
