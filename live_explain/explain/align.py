@@ -38,14 +38,15 @@ def to_frame(
     resized_size: tuple[int, int],
     frame_size: tuple[int, int],
 ) -> torch.Tensor:
-    """(K, h, w) maps over the padded input -> (K, H0, W0) float32 over the original frame."""
+    """(K, h, w) maps over the padded input -> (K, H0, W0) over the original frame
+    (float32, or float64 for float64 maps)."""
     hp, wp = padded_size
     hr, wr = resized_size
     h0, w0 = frame_size
     _, h, w = maps.shape
     out_h = max(h0, math.ceil(hp * h0 / hr))
     out_w = max(w0, math.ceil(wp * w0 / wr))
-    dtype = torch.float32
+    dtype = torch.float64 if maps.dtype == torch.float64 else torch.float32
     ry = _resize_matrix(h, out_h, h0, str(maps.device), dtype)
     rx = _resize_matrix(w, out_w, w0, str(maps.device), dtype)
     return torch.matmul(torch.matmul(ry, maps.to(dtype)), rx.T)

@@ -32,7 +32,7 @@ from live_explain.errors import UserError
 from live_explain.explain.align import to_frame
 from live_explain.explain.hooks import capture_layers, find_layer, frozen_parameters
 from live_explain.explain.layers import DETECTOR_LAYER, detector_family
-from live_explain.explain.methods import GRADIENT_METHODS, EigenCAM, normalise
+from live_explain.explain.methods import GRADIENT_METHODS, EigenCAM, normalise, wide
 from live_explain.explain.roi_grad import roi_align_grad
 from live_explain.explain.selection import let_detector_keep, select_detections
 
@@ -92,7 +92,7 @@ def _match_proposals(
     decoded[:, 0::2] = decoded[:, 0::2].clamp(0, w)
     decoded[:, 1::2] = decoded[:, 1::2].clamp(0, h)
     distance = (decoded - boxes[pair_det]).abs().sum(dim=1)
-    best = torch.full((len(labels),), float("inf"), device=distance.device)
+    best = torch.full((len(labels),), float("inf"), device=distance.device, dtype=distance.dtype)
     best.scatter_reduce_(0, pair_det, distance, reduce="amin")
     winner = distance <= best[pair_det]
     rows[pair_det[winner].flip(0)] = pair_row[winner].flip(0)  # first winner per detection
@@ -326,37 +326,45 @@ def detection_maps(method, parts, image_list, frame_size, count) -> torch.Tensor
         if acts.ndim != 3:
             raise UserError("the target layer does not give (C, h, w) feature maps")
         if method == "eigencam":
-            cam = EigenCAM()(acts.float(), count=count)
+            cam = EigenCAM()(wide(acts), count=count)
         elif members is None and not bool(grad.any()):
             continue  # a tensor of the layer that no kept detection depends on
         else:
-            cam = GRADIENT_METHODS[method]()(acts.float(), grad.float())
+            cam = GRADIENT_METHODS[method]()(wide(acts), wide(grad))
         index = members if members is not None else torch.arange(count, device=cam.device)
         cams.append((cam, index))
     device = parts[0][0].device
     if not cams:
         return torch.zeros((count, *frame_size), device=device)
-    peak = torch.zeros(count, device=device)
+    dtype = cams[0][0].dtype
+    peak = torch.zeros(count, device=device, dtype=dtype)
     covered = torch.zeros(count, dtype=torch.long, device=device)
+    lit = torch.zeros(count, dtype=torch.long, device=device)  # parts with a non-zero map
     for cam, index in cams:
-        peak.scatter_reduce_(0, index, cam.flatten(1).amax(dim=1), reduce="amax")
+        part_peak = cam.flatten(1).amax(dim=1)
+        peak.scatter_reduce_(0, index, part_peak, reduce="amax")
         covered.index_add_(0, index, torch.ones_like(index))
+        lit.index_add_(0, index, (part_peak > 0).long())
     scale = torch.where(peak > 0, 1.0 / peak.clamp_min(torch.finfo(peak.dtype).tiny), 0.0)
     if bool((covered == 1).all()):  # one part each: write the scaled maps straight out
         if len(cams) == 1:
             cam, index = cams[0]
             order = torch.argsort(index)
             scaled = cam[order] * scale[index[order], None, None]
-            return to_frame(scaled, padded, resized, frame_size).clamp_(0.0, 1.0)
-        out = torch.empty((count, *frame_size), device=device)
+            return to_frame(scaled, padded, resized, frame_size).clamp_(0.0, 1.0).float()
+        out = torch.empty((count, *frame_size), device=device, dtype=dtype)
         for cam, index in cams:
             out[index] = to_frame(cam * scale[index, None, None], padded, resized, frame_size)
-        return out.clamp_(0.0, 1.0)
-    total = torch.zeros((count, *frame_size), device=device)
+        return out.clamp_(0.0, 1.0).float()
+    total = torch.zeros((count, *frame_size), device=device, dtype=dtype)
     for cam, index in cams:
         scaled = cam * scale[index, None, None]
         total.index_add_(0, index, to_frame(scaled, padded, resized, frame_size))
-    return normalise(total)
+    # A map made of several non-zero parts can pass 1 where they overlap: rescale those.
+    mixed = torch.nonzero(lit > 1).flatten()
+    if len(mixed):
+        total[mixed] = normalise(total[mixed])
+    return total.clamp_(0.0, 1.0).float()
 
 
 def _has_mlp_head(roi_heads: nn.Module) -> bool:

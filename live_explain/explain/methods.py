@@ -12,6 +12,12 @@ import torch
 EPS = 1e-7
 
 
+def wide(tensor: torch.Tensor) -> torch.Tensor:
+    """The dtype CAM arithmetic runs in: float64 stays, anything narrower becomes float32
+    (a bf16 backbone's maps are still computed in fp32)."""
+    return tensor if tensor.dtype == torch.float64 else tensor.float()
+
+
 class CamMethod:
     """Base: ``cam = relu(sum_c w[k, c] * A[c])`` with ``w`` from :meth:`weights`."""
 
@@ -77,7 +83,7 @@ class EigenCAM(CamMethod):
 
     def __call__(self, activations, gradients=None, count: int = 1):
         c, h, w = activations.shape
-        flat = activations.reshape(c, h * w).T.float()  # (hw, C)
+        flat = wide(activations.reshape(c, h * w).T)  # (hw, C)
         centred = flat - flat.mean(dim=0, keepdim=True)
         try:
             _, _, vh = torch.linalg.svd(centred, full_matrices=False)
@@ -115,4 +121,4 @@ def normalise(maps: torch.Tensor) -> torch.Tensor:
         maps = maps.nan_to_num(0.0, 0.0, 0.0)
         peak = maps.flatten(1).amax(dim=1)[:, None, None]
     scale = torch.where(peak > 0, 1.0 / peak.clamp_min(torch.finfo(maps.dtype).tiny), 0.0)
-    return maps.mul_(scale).clamp_(0.0, 1.0)
+    return (maps * scale).clamp_(0.0, 1.0)
