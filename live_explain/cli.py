@@ -139,6 +139,19 @@ def build_parser() -> ArgumentParser:
     explain.add_argument(
         "--save-maps", type=Path, metavar="OUT.npz", help="boxes, labels, scores and raw maps"
     )
+    explain.add_argument(
+        "--feature-maps",
+        type=Path,
+        metavar="OUT.png",
+        help="a grid of the most active channels of --layer (default layer if not given)",
+    )
+    explain.add_argument(
+        "--filters",
+        type=Path,
+        metavar="OUT.png",
+        help="the first convolution's kernels; with --layer, the frame patches that most "
+        "excite that layer's most active channels",
+    )
     add_model_options(explain)
     add_render_options(explain)
 
@@ -204,7 +217,14 @@ def make_detector(args: argparse.Namespace):
     model = load_model(args.model, weights=args.weights)
     classes = args.classes.split(",") if args.classes else None
     return Detector(
-        model, device, args.score_thresh, classes, args.topk, method=args.method, layer=args.layer
+        model,
+        device,
+        args.score_thresh,
+        classes,
+        args.topk,
+        method=args.method,
+        layer=args.layer,
+        smooth=args.smooth,
     )
 
 
@@ -214,8 +234,10 @@ def check_method_for_detectors(args: argparse.Namespace) -> None:
             "--method cam needs a classifier ending in global average pooling + linear; "
             "use gradcam (or gradcam++, hirescam, eigencam, saliency) for detectors"
         )
-    if args.smooth:
-        raise UserError("--smooth (SmoothGrad) applies to classifiers only for now")
+    if args.smooth and args.method != "saliency":
+        raise UserError("--smooth N (SmoothGrad) applies to --method saliency only")
+    if args.smooth < 0:
+        raise UserError(f"--smooth {args.smooth}: must not be negative")
 
 
 def expected_total(source, max_frames: int | None) -> int | None:

@@ -95,6 +95,7 @@ class Detector:
         topk: int = 20,
         method: str = "none",
         layer: str | None = None,
+        smooth: int = 0,
     ) -> None:
         if not 0.0 <= score_thresh <= 1.0:
             raise UserError(f"--score-thresh {score_thresh}: must be between 0 and 1")
@@ -105,7 +106,13 @@ class Detector:
         self.categories: list[str] = list(model.categories)
         self.method = method
         self.explainer = DetectionExplainer(
-            self.model, method, layer, topk, score_thresh, class_ids(self.categories, classes)
+            self.model,
+            method,
+            layer,
+            topk,
+            score_thresh,
+            class_ids(self.categories, classes),
+            smooth,
         )
 
     @property

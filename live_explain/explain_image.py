@@ -51,10 +51,14 @@ def explain_image(args: argparse.Namespace, style: RenderStyle, make_detector) -
     check_model_name(args.model)
     if args.method == "none":
         raise UserError("--method none: explain needs an explanation method")
+    for extra in (args.feature_maps, args.filters):
+        if extra:
+            check_output_path(extra, (args.image,), IMAGE_OUTPUTS)
     if is_detector(args.model):
-        overlay, arrays, summary = _explain_detections(args, image, style, make_detector)
+        model, overlay, arrays, summary = _explain_detections(args, image, style, make_detector)
     else:
-        overlay, arrays, summary = _explain_classification(args, image, style)
+        model, overlay, arrays, summary = _explain_classification(args, image, style)
+    extras = _layer_pictures(args, model, image)
 
     def save_png(tmp: Path) -> None:
         if not cv2.imwrite(str(tmp), overlay):
@@ -63,9 +67,36 @@ def explain_image(args: argparse.Namespace, style: RenderStyle, make_detector) -
     write_atomic(args.output, save_png)
     if args.save_maps:
         write_atomic(args.save_maps, lambda tmp: _save_npz(tmp, arrays))
+    for path, picture in extras.items():
+        write_atomic(path, lambda tmp, picture=picture: cv2.imwrite(str(tmp), picture))
     saved = f"; maps in {args.save_maps}" if args.save_maps else ""
+    saved += "".join(f"; {path}" for path in extras)
     print(f"{summary} -> {args.output}{saved}")
     return 0
+
+
+def _layer_pictures(args, model, image) -> dict[Path, np.ndarray]:
+    """The feature-map grid and the filter picture the user asked for."""
+    from live_explain.explain.features import (
+        capture_layer,
+        feature_map_grid,
+        first_conv_filters,
+        top_patches,
+    )
+    from live_explain.explain.layers import default_layer
+
+    pictures = {}
+    if not (args.feature_maps or args.filters):
+        return pictures
+    layer = args.layer or default_layer(model)
+    view = capture_layer(model, image, layer)
+    if args.feature_maps:
+        pictures[args.feature_maps] = feature_map_grid(view)
+    if args.filters:  # the first convolution's kernels, or what a chosen layer responds to
+        pictures[args.filters] = (
+            top_patches(view, image) if args.layer else first_conv_filters(model)
+        )
+    return pictures
 
 
 def _save_npz(tmp: Path, arrays: dict) -> None:
@@ -90,7 +121,7 @@ def _explain_detections(args, image, style, make_detector):
     summary = (
         f"{len(detections)} detections explained with {args.method} at layer '{detector.layer}'"
     )
-    return overlay, arrays, summary
+    return detector.model, overlay, arrays, summary
 
 
 def _explain_classification(args, image, style):
@@ -135,4 +166,5 @@ def _explain_classification(args, image, style):
         "method": np.array(args.method),
         "model": np.array(args.model),
     }
-    return overlay, arrays, f"{name} ({float(probs[class_id]):.2f}) explained with {args.method}"
+    summary = f"{name} ({float(probs[class_id]):.2f}) explained with {args.method}"
+    return model, overlay, arrays, summary

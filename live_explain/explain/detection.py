@@ -115,7 +115,11 @@ class DetectionExplainer:
         topk: int = 10,
         score_thresh: float = 0.3,
         class_ids: set[int] | None = None,
+        smooth: int = 0,
     ) -> None:
+        if smooth and method != "saliency":
+            raise UserError("smooth (SmoothGrad) applies to the saliency method only")
+        self.smooth = smooth
         if method not in DETECTION_METHODS:
             raise UserError(
                 f"method '{method}' does not apply to detectors; use one of "
@@ -124,7 +128,9 @@ class DetectionExplainer:
         self.model = model.eval()
         self.family = detector_family(model)
         self.method = method
-        self.layer = layer or DETECTOR_LAYER
+        if method == "saliency" and layer:
+            raise UserError("--layer does not apply to saliency (gradients at the input pixels)")
+        self.layer = "input" if method == "saliency" else layer or DETECTOR_LAYER
         if method != "saliency":
             find_layer(model, self.layer)
         self.topk, self.score_thresh, self.class_ids = topk, score_thresh, class_ids
@@ -303,12 +309,45 @@ class DetectionExplainer:
             scores = output["scores"][keep]
             eye = torch.eye(len(keep), device=scores.device, dtype=scores.dtype)
             (grad,) = _batched_vjp([scores], [pixels], [eye])
-        heatmaps = normalise(grad.abs().amax(dim=1))
+        saliency = grad.abs().amax(dim=1)
+        if self.smooth:
+            saliency = saliency + self._smooth_saliency(image, output, keep)
+        heatmaps = normalise(saliency / (1 + self.smooth))
         t2 = time.perf_counter()
         timings = {"forward": (t1 - t0) * 1000.0, "explain": (t2 - t1) * 1000.0}
         return self._result(output, keep, heatmaps, timings)
 
-    # -- maps -----------------------------------------------------------------------------
+    def _smooth_saliency(self, image, output, keep, noise: float = 0.15) -> torch.Tensor:
+        """SmoothGrad: |gradient| summed over ``smooth`` noisy copies of the frame.
+
+        A noisy copy gives its own detections; each kept detection takes the score of the
+        copy's detection of the same class that overlaps it most (IoU at least 0.5), and
+        adds nothing when there is none.
+        """
+        from torchvision.ops import box_iou
+
+        boxes, labels = output["boxes"][keep].detach(), output["labels"][keep]
+        total = image.new_zeros((len(keep), *image.shape[-2:]))
+        generator = torch.Generator(device=image.device).manual_seed(0)
+        sigma = noise * float(image.max() - image.min())
+        for _ in range(self.smooth):
+            noise_image = torch.randn(image.shape, generator=generator, device=image.device)
+            with frozen_parameters(self.model), torch.enable_grad():
+                pixels = (image + sigma * noise_image).detach().requires_grad_(True)
+                noisy = self.model([pixels])[0]
+                if len(noisy["scores"]) == 0:
+                    continue
+                iou = box_iou(boxes, noisy["boxes"].detach())
+                iou[labels[:, None] != noisy["labels"][None, :]] = 0.0
+                best_iou, best = iou.max(dim=1)
+                matched = torch.nonzero(best_iou >= 0.5).flatten()
+                if len(matched) == 0:
+                    continue
+                scores = noisy["scores"][best[matched]]
+                eye = torch.eye(len(matched), device=scores.device, dtype=scores.dtype)
+                (grad,) = _batched_vjp([scores], [pixels], [eye])
+            total[matched] += grad.abs().amax(dim=1)
+        return total
 
 
 def detection_maps(method, parts, image_list, frame_size, count) -> torch.Tensor:
@@ -488,14 +527,16 @@ def explain_detections(
     topk: int = 10,
     score_thresh: float = 0.3,
     class_ids: set[int] | None = None,
+    smooth: int = 0,
 ) -> list[ExplainedDetections]:
     """Detect and explain: one :class:`ExplainedDetections` per image.
 
     ``images``: (3, H, W) float tensors in [0, 1] (torchvision's detection convention), on
-    the model's device. ``layer`` defaults to ``backbone`` (the features the heads read).
+    the model's device. ``layer`` defaults to ``backbone`` (the features the heads read);
+    ``smooth`` > 0 averages saliency over that many noisy copies (SmoothGrad).
 
     >>> [result] = explain_detections(model, [image], method="gradcam", topk=10)
     >>> result.boxes.shape, result.heatmaps.shape  # (K, 4), (K, H, W)
     """
-    explainer = DetectionExplainer(model, method, layer, topk, score_thresh, class_ids)
+    explainer = DetectionExplainer(model, method, layer, topk, score_thresh, class_ids, smooth)
     return [explainer(image) for image in images]
