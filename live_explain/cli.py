@@ -386,9 +386,18 @@ def cmd_record(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from live_explain.models import CLASSIFIERS, DEFAULT_DETECTOR, DETECTORS, weights_cached
+    from live_explain.models import (
+        CLASSIFIERS,
+        DEFAULT_DETECTOR,
+        DEMO_MODEL,
+        DETECTORS,
+        demo_weights_file,
+        weights_cached,
+    )
 
-    print(f"{'model':42} {'kind':10} weights in torch's cache")
+    print(f"{'model':42} {'kind':10} weights here")
+    bundled = "yes (bundled)" if demo_weights_file().is_file() else "no (train them)"
+    print(f"{DEMO_MODEL + ' (synthetic scenes)':42} {'detector':10} {bundled}")
     for kind, names in (("detector", DETECTORS), ("classifier", CLASSIFIERS)):
         for name in names:
             mark = " (default)" if name == DEFAULT_DETECTOR else ""

@@ -1,6 +1,7 @@
 """Names of the models live-explain offers; importing this costs no torch import."""
 
 DEFAULT_DETECTOR = "fasterrcnn_mobilenet_v3_large_320_fpn"
+DEMO_MODEL = "demo"  # the bundled detector trained on synthetic scenes
 
 DETECTORS = (
     "fasterrcnn_mobilenet_v3_large_320_fpn",

@@ -23,7 +23,7 @@ from torch import nn
 from torchvision.models import get_model, get_model_weights
 
 from live_explain.errors import UserError
-from live_explain.model_names import CLASSIFIERS, DEFAULT_DETECTOR, DETECTORS
+from live_explain.model_names import CLASSIFIERS, DEFAULT_DETECTOR, DEMO_MODEL, DETECTORS
 
 log = logging.getLogger("live_explain")
 
@@ -31,11 +31,11 @@ WEIGHT_CHOICES = ("auto", "demo", "coco", "none")
 
 
 def is_detector(name: str) -> bool:
-    return name in DETECTORS
+    return name in DETECTORS or name == DEMO_MODEL
 
 
 def check_model_name(name: str) -> str:
-    if name in DETECTORS or name in CLASSIFIERS:
+    if name in DETECTORS or name in CLASSIFIERS or name == DEMO_MODEL:
         return name
     close = difflib.get_close_matches(name, DETECTORS + CLASSIFIERS, n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(close)}?" if close else "; see `live-explain models`"
@@ -87,32 +87,84 @@ def _load_state_dict_file(model: nn.Module, name: str, path: Path) -> list[str] 
     return list(categories) if categories else None
 
 
-def load_model(name: str = DEFAULT_DETECTOR, weights: str | os.PathLike = "auto") -> nn.Module:
-    """Build torchvision model ``name`` with ``weights``; eval mode, on the CPU.
+def demo_weights_file() -> Path:
+    from live_explain.synthetic.train import WEIGHTS_FILE
 
-    The module gets ``categories`` (class names by label id) and ``weights_source``
-    (what was loaded, in words).
+    return WEIGHTS_FILE
+
+
+def _load_demo(weights: str) -> nn.Module:
+    from live_explain.synthetic.demo_model import DEMO_CATEGORIES, build_demo_detector
+
+    if weights == "none":
+        with torch.random.fork_rng():
+            torch.manual_seed(0)
+            model = build_demo_detector()
+        model.categories, model.weights_source = list(DEMO_CATEGORIES), "random initialisation"
+        return model.eval()
+    path = demo_weights_file() if weights in ("auto", "demo") else Path(weights)
+    if weights in ("auto", "demo") and not path.is_file():
+        raise UserError(
+            f"the demo detector's weights are missing ({path}); train them with "
+            "python -m live_explain.synthetic.train"
+        )
+    if weights == "coco":
+        raise UserError("the demo detector has no COCO weights; use --weights demo")
+    model = build_demo_detector()
+    categories = _load_state_dict_file(model, "the demo detector", path)
+    model.categories = categories or list(DEMO_CATEGORIES)
+    model.weights_source = "demo (synthetic scenes)" if path == demo_weights_file() else str(path)
+    return model.eval()
+
+
+def load_model(name: str = DEFAULT_DETECTOR, weights: str | os.PathLike = "auto") -> nn.Module:
+    """Build model ``name`` with ``weights``; eval mode, on the CPU.
+
+    ``name`` is a torchvision model or ``"demo"`` (the bundled detector trained on synthetic
+    scenes). For the default detector, ``weights="demo"`` gives the demo detector, and
+    ``"auto"`` falls back to it (with one notice) when COCO weights are neither cached nor
+    downloadable. The module gets ``categories`` (class names by label id) and
+    ``weights_source`` (what was loaded, in words).
     """
-    check_model_name(name)
     choice = os.fspath(weights)
+    if name == DEMO_MODEL:
+        return _load_demo(choice)
+    check_model_name(name)
+    if choice == "demo":
+        if name != DEFAULT_DETECTOR:
+            raise UserError(f"--weights demo is a model of its own; use --model {DEMO_MODEL}")
+        return _load_demo("demo")
     categories = list(pretrained_weights(name).meta["categories"])
     pretrained_name = "COCO" if is_detector(name) else "ImageNet"
     if choice == "auto":
         if weights_cached(name):
             choice = "coco"
+        elif name == DEFAULT_DETECTOR:
+            try:  # torchvision's own download, progress bar and hash check
+                model = _build(name, pretrained_weights(name))
+                choice = "loaded"
+            except OSError:
+                log.warning(
+                    "no COCO weights for %s here and none could be downloaded; using the "
+                    "bundled demo detector (trained on synthetic driving scenes). For real "
+                    "weights run once with --weights coco where the internet is reachable, "
+                    "or pass --weights PATH",
+                    name,
+                )
+                return _load_demo("demo")
         else:
             log.warning(
                 "no %s weights for %s in torch's cache (%s); using random weights, so "
-                "detections are meaningless. Get real weights with --weights coco where the "
+                "its outputs are meaningless. Get real weights with --weights coco where the "
                 "internet is reachable, or pass --weights PATH",
                 pretrained_name,
                 name,
                 weights_file(name).parent,
             )
             choice = "none"
-    if choice == "demo":
-        raise UserError("the bundled demo detector is not available yet; use --weights none")
-    if choice in ("coco", "imagenet"):
+    if choice == "loaded":
+        source = f"{pretrained_name} ({weights_file(name).name})"
+    elif choice in ("coco", "imagenet"):
         try:
             model = _build(name, pretrained_weights(name))
         except OSError as exc:  # URLError, connection errors, unwritable cache

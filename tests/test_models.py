@@ -61,7 +61,8 @@ def test_offline_coco_names_the_alternatives(tmp_path, monkeypatch):
 
 def test_auto_uses_weights_in_torch_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    assert load_model(NAME, weights="auto").weights_source == "random initialisation"
+    auto_other = load_model("retinanet_resnet50_fpn", weights="auto")
+    assert auto_other.weights_source == "random initialisation"
     # Put a state dict where torchvision's download would land; auto then loads it.
     torch.manual_seed(3)
     reference = load_model(NAME, weights="none")

@@ -1,0 +1,93 @@
+"""Detection and explanation quality: mAP@0.5 and the energy pointing game."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU matrix (len(a), len(b)) of xyxy boxes."""
+    a, b = np.asarray(a, np.float64).reshape(-1, 4), np.asarray(b, np.float64).reshape(-1, 4)
+    x0 = np.maximum(a[:, None, 0], b[None, :, 0])
+    y0 = np.maximum(a[:, None, 1], b[None, :, 1])
+    x1 = np.minimum(a[:, None, 2], b[None, :, 2])
+    y1 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+
+
+def average_precision(recall: np.ndarray, precision: np.ndarray) -> float:
+    """Area under the precision envelope (all-point interpolation, as in VOC 2010+)."""
+    r = np.concatenate([[0.0], recall, [1.0]])
+    p = np.concatenate([[0.0], precision, [0.0]])
+    p = np.maximum.accumulate(p[::-1])[::-1]
+    steps = np.nonzero(r[1:] != r[:-1])[0]
+    return float(np.sum((r[steps + 1] - r[steps]) * p[steps + 1]))
+
+
+class DetectionEvaluator:
+    """Accumulates detections and ground truth frame by frame; ``ap()`` per class, ``map()``.
+
+    A detection is a true positive when it overlaps a not yet matched ground-truth box of its
+    class with IoU >= ``iou``; detections are matched best score first.
+    """
+
+    def __init__(self, iou: float = 0.5) -> None:
+        self.iou = iou
+        self._scores: dict[str, list[float]] = defaultdict(list)
+        self._hits: dict[str, list[bool]] = defaultdict(list)
+        self._truths: dict[str, int] = defaultdict(int)
+
+    def add(self, boxes, labels, scores, truth_boxes, truth_labels) -> None:
+        boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+        truth_boxes = np.asarray(truth_boxes, np.float64).reshape(-1, 4)
+        for name in set(labels) | set(truth_labels):
+            mine = [i for i, label in enumerate(labels) if label == name]
+            theirs = [i for i, label in enumerate(truth_labels) if label == name]
+            self._truths[name] += len(theirs)
+            order = sorted(mine, key=lambda i: -scores[i])
+            iou = box_iou(boxes[order], truth_boxes[theirs]) if theirs else None
+            taken = np.zeros(len(theirs), bool)
+            for row, i in enumerate(order):
+                hit = False
+                if iou is not None:
+                    candidates = np.where(~taken, iou[row], -1.0)
+                    best = int(np.argmax(candidates))
+                    if candidates[best] >= self.iou:
+                        taken[best] = hit = True
+                self._scores[name].append(float(scores[i]))
+                self._hits[name].append(hit)
+
+    def ap(self) -> dict[str, float]:
+        """AP per class that has ground truth."""
+        result = {}
+        for name, total in self._truths.items():
+            if total == 0:
+                continue
+            order = np.argsort(-np.asarray(self._scores[name]), kind="stable")
+            hits = np.asarray(self._hits[name], bool)[order]
+            tp, fp = np.cumsum(hits), np.cumsum(~hits)
+            recall = tp / total
+            precision = tp / np.maximum(tp + fp, 1)
+            result[name] = average_precision(recall, precision) if len(hits) else 0.0
+        return result
+
+    def map(self) -> float:
+        aps = self.ap()
+        return float(np.mean(list(aps.values()))) if aps else 0.0
+
+
+def energy_in_box(heatmap: np.ndarray, box) -> float:
+    """Share of a heatmap's energy (sum) that lies inside ``box`` (xyxy pixels)."""
+    total = float(heatmap.sum())
+    if total <= 0:
+        return 0.0
+    height, width = heatmap.shape
+    x0, y0 = int(max(0, np.floor(box[0]))), int(max(0, np.floor(box[1])))
+    x1, y1 = int(min(width, np.ceil(box[2]))), int(min(height, np.ceil(box[3])))
+    return float(heatmap[y0:y1, x0:x1].sum()) / total

@@ -1,0 +1,93 @@
+"""The demo detector: a small Faster R-CNN sized for a CPU, trained on synthetic scenes.
+
+It is a real torchvision ``FasterRCNN`` (so every explanation path is the one real detectors
+take), with a compact convolutional body, a three-level FPN and a narrow two-layer box head,
+at the sample drive's native 640x360.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from torch import nn
+from torchvision.models.detection import FasterRCNN
+from torchvision.models.detection.anchor_utils import AnchorGenerator
+from torchvision.models.detection.backbone_utils import BackboneWithFPN
+from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
+from torchvision.ops import MultiScaleRoIAlign
+from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
+
+DEMO_CATEGORIES = [
+    "__background__",
+    "person",
+    "bicycle",
+    "car",
+    "motorcycle",
+    "bus",
+    "truck",
+    "traffic light",
+    "stop sign",
+]
+INPUT_SIZE = (640, 360)  # width, height the demo detector runs at without resizing
+FPN_CHANNELS = 64
+BOX_HEAD_WIDTH = 256
+
+
+def _conv(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(inplace=True),
+    )
+
+
+class DemoBody(nn.Module):
+    """Five stride-2 stages; stages 3-5 (strides 8, 16, 32) feed the FPN."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stage1 = _conv(3, 16, 2)
+        self.stage2 = nn.Sequential(_conv(16, 32, 2), _conv(32, 32))
+        self.stage3 = nn.Sequential(_conv(32, 64, 2), _conv(64, 64))
+        self.stage4 = nn.Sequential(_conv(64, 96, 2), _conv(96, 96))
+        self.stage5 = nn.Sequential(_conv(96, 128, 2), _conv(128, 128))
+
+    def forward(self, x):  # IntermediateLayerGetter walks the children; kept for clarity
+        outputs = OrderedDict()
+        for name, stage in self.named_children():
+            x = stage(x)
+            outputs[name] = x
+        return outputs
+
+
+def build_demo_detector(num_classes: int = len(DEMO_CATEGORIES)) -> FasterRCNN:
+    """An untrained demo detector (load the bundled weights with ``load_model("demo")``)."""
+    backbone = BackboneWithFPN(
+        DemoBody(),
+        return_layers={"stage3": "0", "stage4": "1", "stage5": "2"},
+        in_channels_list=[64, 96, 128],
+        out_channels=FPN_CHANNELS,
+        extra_blocks=LastLevelMaxPool(),
+    )
+    # Road users span ~8 px (far pedestrians, traffic lights) to ~300 px (a near bus).
+    anchors = AnchorGenerator(
+        sizes=((12, 20), (32, 52), (84, 136), (220, 320)),
+        aspect_ratios=((0.5, 1.0, 2.0, 3.0),) * 4,
+    )
+    width, height = INPUT_SIZE
+    model = FasterRCNN(
+        backbone,
+        num_classes=None,
+        min_size=height,
+        max_size=width,
+        rpn_anchor_generator=anchors,
+        rpn_pre_nms_top_n_train=600,
+        rpn_post_nms_top_n_train=300,
+        rpn_pre_nms_top_n_test=300,
+        rpn_post_nms_top_n_test=60,
+        box_roi_pool=MultiScaleRoIAlign(["0", "1", "2"], output_size=7, sampling_ratio=2),
+        box_head=TwoMLPHead(FPN_CHANNELS * 7 * 7, BOX_HEAD_WIDTH),
+        box_predictor=FastRCNNPredictor(BOX_HEAD_WIDTH, num_classes),
+        box_detections_per_img=50,
+    )
+    return model
