@@ -69,6 +69,11 @@ def build_demo_detector(num_classes: int = len(DEMO_CATEGORIES)) -> FasterRCNN:
         out_channels=FPN_CHANNELS,
         extra_blocks=LastLevelMaxPool(),
     )
+    # Zero padding makes every layer respond to the frame's border, and explanations then
+    # light up the border; replicated edges carry no such artificial signal.
+    for module in backbone.modules():
+        if isinstance(module, nn.Conv2d) and module.padding != (0, 0):
+            module.padding_mode = "replicate"
     # Road users span ~8 px (far pedestrians, traffic lights) to ~300 px (a near bus).
     anchors = AnchorGenerator(
         sizes=((12, 20), (32, 52), (84, 136), (220, 320)),

@@ -123,7 +123,7 @@ def train(
         "seed": seed,
         "train_seconds": round(time.monotonic() - started, 1),
         "device": str(device),
-        "torch": torch.__version__,
+        "torch": str(torch.__version__),
         "evaluation": None,  # filled in by evaluate.py --write-meta
     }
     save_weights(model, out, meta)

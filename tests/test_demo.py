@@ -1,0 +1,62 @@
+"""The demo detector: architecture, speed-relevant shape, weights file round trip, resolution."""
+
+import numpy as np
+import pytest
+import torch
+
+from live_explain.errors import UserError
+from live_explain.models import demo_weights_file, load_model
+from live_explain.synthetic.demo_model import DEMO_CATEGORIES, INPUT_SIZE, build_demo_detector
+from live_explain.synthetic.train import EVAL_SEEDS, TRAIN_SEEDS, save_weights, to_training_pair
+
+
+def test_train_and_eval_seeds_are_disjoint():
+    assert not set(TRAIN_SEEDS) & set(EVAL_SEEDS)
+
+
+def test_weights_file_round_trip_is_weights_only(tmp_path):
+    torch.manual_seed(5)
+    model = build_demo_detector()
+    path = tmp_path / "demo.pt"
+    save_weights(model, path, {"input_size": list(INPUT_SIZE), "evaluation": None})
+    payload = torch.load(path, map_location="cpu", weights_only=True)  # no pickled objects
+    assert payload["categories"] == DEMO_CATEGORIES
+    loaded = load_model("demo", weights=path)
+    assert loaded.categories == DEMO_CATEGORIES and not loaded.training
+    for key, value in model.state_dict().items():
+        if value.is_floating_point():  # stored in half precision
+            assert torch.allclose(loaded.state_dict()[key], value.half().float()), key
+
+
+def test_demo_runs_at_native_size_and_explains():
+    from live_explain.explain import explain_detections
+
+    model = load_model("demo", weights="none")
+    image = torch.rand(3, INPUT_SIZE[1], INPUT_SIZE[0])
+    [result] = explain_detections(model, [image], topk=3, score_thresh=0.0)
+    assert result.heatmaps.shape[1:] == (INPUT_SIZE[1], INPUT_SIZE[0])
+
+
+def test_training_pairs_flip_boxes_with_the_image():
+    frame = np.zeros((10, 20, 3), np.uint8)
+    frame[2:5, 1:4] = 255
+    truth = {"boxes": np.array([[1, 2, 4, 5]], np.float32), "labels": ["car"]}
+    image, target = to_training_pair(frame, truth, flip=True)
+    assert target["boxes"].tolist() == [[16.0, 2.0, 19.0, 5.0]]
+    assert image[:, 2:5, 16:19].min() == 1.0 and target["labels"].tolist() == [3]
+
+
+def test_demo_weights_only_for_the_default_or_demo_model():
+    with pytest.raises(UserError, match="--model demo"):
+        load_model("retinanet_resnet50_fpn", weights="demo")
+
+
+@pytest.mark.skipif(not demo_weights_file().is_file(), reason="demo weights not trained yet")
+def test_bundled_weights_carry_their_metadata():
+    payload = torch.load(demo_weights_file(), map_location="cpu", weights_only=True)
+    meta = payload["meta"]
+    assert demo_weights_file().stat().st_size <= 15 * 2**20
+    assert meta["input_size"] == list(INPUT_SIZE)
+    assert meta["train_seeds"] and meta["eval_seeds"]
+    assert meta["evaluation"]["map50"] >= 0.8
+    assert meta["evaluation"]["energy_pointing"] >= 0.6
