@@ -160,3 +160,27 @@ def test_default_layers_of_classifier_families(name):
     model = load_model(name, weights="none")
     maps = explain_classifier(model, torch.randn(1, 3, 96, 96), method="gradcam")
     assert maps.shape == (1, 96, 96) and torch.isfinite(maps).all()
+
+
+def test_layer_views_pick_the_most_active_channels_and_their_patches():
+    import numpy as np
+
+    from live_explain.explain.features import (
+        TILE,
+        LayerView,
+        feature_map_grid,
+        most_active_channels,
+        top_patches,
+    )
+
+    acts = torch.zeros(4, 6, 8)
+    acts[2, 1, 5] = 9.0  # channel 2: most active, peak at cell (1, 5)
+    acts[0] += 0.1  # mean 0.1 < channel 2 mean 9 / 48
+    assert most_active_channels(acts, 2).tolist() == [2, 0]
+    view = LayerView(acts, (10.0, 10.0))  # 10 frame pixels per cell
+    frame = np.zeros((60, 80, 3), np.uint8)
+    frame[5:25, 45:65] = (0, 0, 255)  # red around the centre of cell (1, 5): pixel (15, 55)
+    grid = top_patches(view, frame, count=1)
+    tile = grid[4 + 20 : 4 + TILE - 20, 4 + 20 : 4 + TILE - 20]
+    assert tile[..., 2].mean() > 200 and tile[..., 0].mean() < 50
+    assert feature_map_grid(view, count=4).shape[2] == 3
