@@ -16,7 +16,9 @@ from __future__ import annotations
 import difflib
 import logging
 import os
+import socket
 from pathlib import Path
+from urllib.parse import urlparse
 
 import torch
 from torch import nn
@@ -87,6 +89,17 @@ def _load_state_dict_file(model: nn.Module, name: str, path: Path) -> list[str] 
     return list(categories) if categories else None
 
 
+def _reachable(url: str, timeout_s: float = 3.0) -> bool:
+    """Whether ``url``'s host accepts a connection: offline, skip the download attempt
+    (and torchvision's "Downloading..." line) altogether."""
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname, parsed.port or 443), timeout_s):
+            return True
+    except OSError:
+        return False
+
+
 def demo_weights_file() -> Path:
     from live_explain.synthetic.train import WEIGHTS_FILE
 
@@ -139,20 +152,25 @@ def load_model(name: str = DEFAULT_DETECTOR, weights: str | os.PathLike = "auto"
     if choice == "auto":
         if weights_cached(name):
             choice = "coco"
-        elif name == DEFAULT_DETECTOR:
+        elif name == DEFAULT_DETECTOR and _reachable(pretrained_weights(name).url):
             try:  # torchvision's own download, progress bar and hash check
                 model = _build(name, pretrained_weights(name))
                 choice = "loaded"
-            except OSError:
-                log.warning(
-                    "no COCO weights for %s here and none could be downloaded; using the "
-                    "bundled demo detector (trained on synthetic driving scenes). For real "
-                    "weights run once with --weights coco where the internet is reachable, "
-                    "or pass --weights PATH",
-                    name,
-                )
-                return _load_demo("demo")
-        else:
+            except OSError as exc:
+                log.warning("could not download COCO weights for %s (%s)", name, exc)
+                choice = "fallback"
+        elif name == DEFAULT_DETECTOR:
+            choice = "fallback"
+        if choice == "fallback" and demo_weights_file().is_file():
+            log.warning(
+                "no COCO weights for %s here and none could be downloaded; using the "
+                "bundled demo detector (trained on synthetic driving scenes). For real "
+                "weights run once with --weights coco where the internet is reachable, "
+                "or pass --weights PATH",
+                name,
+            )
+            return _load_demo("demo")
+        if choice in ("auto", "fallback"):
             log.warning(
                 "no %s weights for %s in torch's cache (%s); using random weights, so "
                 "its outputs are meaningless. Get real weights with --weights coco where the "

@@ -73,3 +73,35 @@ def test_auto_uses_weights_in_torch_cache(tmp_path, monkeypatch):
     assert model.weights_source.startswith("COCO")
     first = next(iter(reference.state_dict()))
     assert torch.equal(model.state_dict()[first], reference.state_dict()[first])
+
+
+def test_auto_without_coco_or_demo_weights_falls_back_to_random(tmp_path, monkeypatch, caplog):
+    import logging
+
+    from live_explain import models
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setattr(models, "_reachable", lambda url: False)  # offline, for sure
+    monkeypatch.setattr(models, "demo_weights_file", lambda: tmp_path / "missing.pt")
+    with caplog.at_level(logging.WARNING, logger="live_explain"):
+        model = load_model(NAME, weights="auto")
+    assert model.weights_source == "random initialisation"
+    assert "--weights coco" in caplog.text and len(caplog.records) == 1
+
+
+def test_auto_falls_back_to_the_bundled_demo(tmp_path, monkeypatch, caplog):
+    import logging
+
+    from live_explain import models
+    from live_explain.synthetic.demo_model import build_demo_detector
+    from live_explain.synthetic.train import save_weights
+
+    demo = tmp_path / "demo.pt"
+    save_weights(build_demo_detector(), demo, {"evaluation": None})
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setattr(models, "_reachable", lambda url: False)
+    monkeypatch.setattr(models, "demo_weights_file", lambda: demo)
+    with caplog.at_level(logging.WARNING, logger="live_explain"):
+        model = load_model(NAME, weights="auto")
+    assert model.categories[3] == "car" and len(model.categories) == 9  # the demo's classes
+    assert "bundled demo detector" in caplog.text
