@@ -1,8 +1,8 @@
-"""Synthetic dashcam scenes with known truth.
+"""Synthetic dashcam scenes with known truth, and the demo detector trained on them.
 
-This first version draws a perspective road with lane markings and vehicles that approach
-and leave, with their boxes as truth. The demo issue replaces it with the full generator
-(more classes, lighting, weather, occlusion) behind the same API.
+``DrivingScene(seed, size).frames(n)`` renders a deterministic drive (road, traffic of eight
+COCO classes, day/dusk/night, rain, noise, motion blur) with the box, class and track id of
+every visible object.
 """
 
 from live_explain.synthetic.scene import DrivingScene
