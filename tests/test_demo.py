@@ -60,3 +60,18 @@ def test_bundled_weights_carry_their_metadata():
     assert meta["train_seeds"] and meta["eval_seeds"]
     assert meta["evaluation"]["map50"] >= 0.8
     assert meta["evaluation"]["energy_pointing"] >= 0.6
+
+
+def test_bundled_sample_drive(cli, tmp_path):
+    from conftest import REPO, video_info
+
+    sample = REPO / "recordings" / "sample_drive.mp4"
+    info = video_info(sample)
+    assert info["codec"] == "h264" and info["size"] == INPUT_SIZE
+    assert 15 <= info["frames"] / info["fps"] <= 30
+    assert sample.stat().st_size <= 3 * 2**20
+    # the README's main job, on a few frames
+    out = tmp_path / "drive_explained.mp4"
+    result = cli("export", sample, "-o", out, "--max-frames", "5")
+    assert result.code == 0, result.err
+    assert video_info(out)["frames"] == 5
