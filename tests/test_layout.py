@@ -28,3 +28,17 @@ def test_ui_installs_inside_the_package(tmp_path):
         "assert importlib.util.find_spec('ui') is None, 'bare top-level ui module'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path)
+
+
+def test_every_subpackage_is_listed_for_installation():
+    tomllib = __import__("pytest").importorskip("tomllib")
+    root = LIBRARY.parent
+    config = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(config["packages"])
+    found = {
+        ".".join(init.parent.relative_to(root).parts)
+        for init in LIBRARY.rglob("__init__.py")
+        if "__pycache__" not in init.parts
+    }
+    found.add("live_explain.ui")  # ui/ is mapped into the package namespace
+    assert found <= listed, f"missing from pyproject packages: {sorted(found - listed)}"

@@ -225,28 +225,10 @@ class DetectionExplainer:
         pooled = captured["roi_heads.box_roi_pool"].output[rows].detach()
         pooled_grad = _pooled_score_gradients(roi_heads, pooled, labels, captured, rows)
 
-        # Each RoI was pooled from one FPN level; carry dS_k/dP_k back to it.
-        pooler = roi_heads.box_roi_pool
         features = pooler_inputs["features"]
-        levels = [v for k, v in features.items() if k in pooler.featmap_names]
-        roi_boxes = proposals[rows]
-        if len(levels) == 1:
-            level_of = torch.zeros(len(rows), dtype=torch.long, device=rows.device)
-        else:
-            level_of = pooler.map_levels([roi_boxes]).long()
-        parts = []  # per level: (activations, gradients of the RoIs pooled there, their index)
-        for level, (feature, scale) in enumerate(zip(levels, pooler.scales, strict=True)):
-            on_level = torch.nonzero(level_of == level).flatten()
-            if len(on_level):
-                grad = roi_align_grad(
-                    pooled_grad[on_level],
-                    roi_boxes[on_level],
-                    feature.shape[1:],
-                    scale,
-                    pooler.output_size,
-                    pooler.sampling_ratio,
-                )
-                parts.append((level, grad, on_level))
+        levels, parts = _level_gradients(
+            roi_heads.box_roi_pool, features, proposals[rows], pooled_grad
+        )
 
         if below_fpn:  # carry the K level gradients down to the layer in one batched VJP
             full = [feature.new_zeros((len(rows), *feature.shape)) for feature in levels]
@@ -254,7 +236,8 @@ class DetectionExplainer:
                 full[level][on_level] = grad[:, None]
             leaves = captured[self.layer].tensors
             backbone_out = captured[DETECTOR_LAYER].output
-            outputs = [v for name, v in backbone_out.items() if name in pooler.featmap_names]
+            pooled_names = roi_heads.box_roi_pool.featmap_names
+            outputs = [v for name, v in backbone_out.items() if name in pooled_names]
             grads = _batched_vjp(outputs, leaves, full)
             parts = [
                 (leaf.detach()[0], g[:, 0], None) for leaf, g in zip(leaves, grads, strict=True)
@@ -404,6 +387,33 @@ def detection_maps(method, parts, image_list, frame_size, count) -> torch.Tensor
     if len(mixed):
         total[mixed] = normalise(total[mixed])
     return total.clamp_(0.0, 1.0).float()
+
+
+def _level_gradients(pooler, features, roi_boxes, pooled_grad):
+    """Carry each RoI's pooled gradient back to the FPN level it was pooled from.
+
+    Returns the pooled levels (in the pooler's order) and, per level with RoIs on it,
+    ``(level index, gradients (n, C, h, w), which detections)``.
+    """
+    levels = [v for k, v in features.items() if k in pooler.featmap_names]
+    if len(levels) == 1:
+        level_of = torch.zeros(len(roi_boxes), dtype=torch.long, device=roi_boxes.device)
+    else:
+        level_of = pooler.map_levels([roi_boxes]).long()
+    parts = []
+    for level, (feature, scale) in enumerate(zip(levels, pooler.scales, strict=True)):
+        on_level = torch.nonzero(level_of == level).flatten()
+        if len(on_level):
+            grad = roi_align_grad(
+                pooled_grad[on_level],
+                roi_boxes[on_level],
+                feature.shape[1:],
+                scale,
+                pooler.output_size,
+                pooler.sampling_ratio,
+            )
+            parts.append((level, grad, on_level))
+    return levels, parts
 
 
 def _has_mlp_head(roi_heads: nn.Module) -> bool:
