@@ -93,3 +93,13 @@ def test_bundled_sample_drive(cli, tmp_path):
     result = cli("export", sample, "-o", out, "--max-frames", "5")
     assert result.code == 0, result.err
     assert video_info(out)["frames"] == 5
+
+
+def test_evaluate_reports_map_and_pointing_per_method():
+    from live_explain.synthetic.evaluate import evaluate
+
+    model = load_model("demo", weights="none")
+    figures = evaluate(model, [0], 1, torch.device("cpu"), method="hirescam")
+    assert set(figures) >= {"map50", "ap50", "energy_pointing", "pointing_method", "frames"}
+    assert figures["pointing_method"] == "hirescam" and figures["frames"] == 1
+    assert 0.0 <= figures["map50"] <= 1.0 and 0.0 <= figures["energy_pointing"] <= 1.0

@@ -27,9 +27,11 @@ POINTING_SCORE = 0.5  # detections a user would see
 FRAME_STEP = 10  # frames apart within a scene, so that samples differ
 
 
-def evaluate(model, seeds, frames_per_seed: int, device: torch.device, progress=None) -> dict:
+def evaluate(
+    model, seeds, frames_per_seed: int, device: torch.device, progress=None, method="gradcam"
+) -> dict:
     model = model.to(device).eval()
-    explainer = DetectionExplainer(model, "gradcam", topk=50, score_thresh=0.05)
+    explainer = DetectionExplainer(model, method, topk=50, score_thresh=0.05)
     evaluator = DetectionEvaluator(iou=0.5)
     energies = []
     for seed in seeds:
@@ -62,6 +64,7 @@ def evaluate(model, seeds, frames_per_seed: int, device: torch.device, progress=
         "ap50": {name: round(ap, 4) for name, ap in sorted(aps.items())},
         "energy_pointing": round(float(np.mean(energies)), 4) if energies else 0.0,
         "pointing_detections": len(energies),
+        "pointing_method": method,
         "seeds": [min(seeds), max(seeds) + 1],
         "frames": len(seeds) * frames_per_seed,
     }
@@ -78,6 +81,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames-per-seed", type=int, default=10)
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     parser.add_argument(
+        "--method",
+        default="gradcam",
+        choices=("gradcam", "gradcam++", "hirescam", "eigencam", "saliency"),
+        help="the explanation the pointing game measures (the demo's goal is for gradcam)",
+    )
+    parser.add_argument(
         "--write-meta", action="store_true", help="store the figures in the weights file"
     )
     args = parser.parse_args(argv)
@@ -85,13 +94,16 @@ def main(argv: list[str] | None = None) -> int:
     seeds = list(EVAL_SEEDS)[: args.seeds]
     with tqdm(total=len(seeds) * args.frames_per_seed, desc="evaluate", file=sys.stderr) as bar:
         figures = evaluate(
-            model, seeds, args.frames_per_seed, torch.device(args.device), bar.update
+            model, seeds, args.frames_per_seed, torch.device(args.device), bar.update, args.method
         )
     print(
-        f"mAP@0.5 {figures['map50']:.3f}   Grad-CAM energy in box {figures['energy_pointing']:.3f}"
+        f"mAP@0.5 {figures['map50']:.3f}   {args.method} energy in box "
+        f"{figures['energy_pointing']:.3f}"
     )
     print(json.dumps(figures))
-    if args.write_meta:
+    if args.write_meta and args.method != "gradcam":
+        print("not writing figures: the stored pointing figure is Grad-CAM's", file=sys.stderr)
+    elif args.write_meta:
         payload = torch.load(args.weights, map_location="cpu", weights_only=True)
         meta = dict(payload.get("meta") or {})
         meta["evaluation"] = figures
