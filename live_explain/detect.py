@@ -13,18 +13,6 @@ from torch import nn
 from live_explain.errors import UserError
 from live_explain.explain.detection import DetectionExplainer
 
-# Road users and road furniture: what a driving view cares about.
-DRIVING_CLASSES = (
-    "person",
-    "bicycle",
-    "car",
-    "motorcycle",
-    "bus",
-    "truck",
-    "traffic light",
-    "stop sign",
-)
-
 
 @dataclass(frozen=True)
 class Detections:

@@ -24,3 +24,15 @@ CLASSIFIERS = (
     "convnext_tiny",
     "regnet_y_400mf",
 )
+
+# Road users and road furniture: what a driving view cares about (COCO names).
+DRIVING_CLASSES = (
+    "person",
+    "bicycle",
+    "car",
+    "motorcycle",
+    "bus",
+    "truck",
+    "traffic light",
+    "stop sign",
+)

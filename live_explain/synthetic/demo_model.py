@@ -17,17 +17,9 @@ from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHe
 from torchvision.ops import MultiScaleRoIAlign
 from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 
-DEMO_CATEGORIES = [
-    "__background__",
-    "person",
-    "bicycle",
-    "car",
-    "motorcycle",
-    "bus",
-    "truck",
-    "traffic light",
-    "stop sign",
-]
+from live_explain.model_names import DRIVING_CLASSES
+
+DEMO_CATEGORIES = ["__background__", *DRIVING_CLASSES]
 INPUT_SIZE = (640, 360)  # width, height the demo detector runs at without resizing
 FPN_CHANNELS = 64
 BOX_HEAD_WIDTH = 256

@@ -89,33 +89,13 @@ class PersonBuildersMixin:
                 m.line((f, (f[0], f[1], f[2] + 0.12 * k)), pal["shoes"], 0.08 * k)
         if len(torso) == 6:
             x0, x1, y0, y1, z0, z1 = torso
+            # the backpack hangs behind the torso: drawn before it when seen from behind
+            backpack = (x0 + 0.04, x1 - 0.04, y1 - 0.45 * k, y1 - 0.05, z0 - 0.15 * k, z0)
             if bag is not None and cz > 0:
-                m.box(
-                    x0 + 0.04,
-                    x1 - 0.04,
-                    y1 - 0.45 * k,
-                    y1 - 0.05,
-                    z0 - 0.15 * k,
-                    z0,
-                    bag,
-                    bag,
-                    bag,
-                    cam,
-                )
+                m.box(*backpack, bag, bag, bag, cam)
             m.box(x0, x1, y0, y1, z0, z1, shirt, pal["shirt_side"], shirt, cam)
             if bag is not None and cz < 0:
-                m.box(
-                    x0 + 0.04,
-                    x1 - 0.04,
-                    y1 - 0.45 * k,
-                    y1 - 0.05,
-                    z0 - 0.15 * k,
-                    z0,
-                    bag,
-                    bag,
-                    bag,
-                    cam,
-                )
+                m.box(*backpack, bag, bag, bag, cam)
         else:
             pelvis, neck, width = torso
             m.line((pelvis, neck), shirt, width)

@@ -7,6 +7,13 @@ from live_explain.synthetic.scene.palette import _scale
 from live_explain.synthetic.scene.world_objects import _Vehicle
 
 
+def _wheels(m, axles, cz, half_width, wr, tyre, cam) -> None:
+    """A pair of wheels (one box across the vehicle) per axle, the farthest from the camera
+    first so that nearer ones are drawn over it."""
+    for za in sorted(axles, key=lambda z: -abs(cz - z)):
+        m.box(-half_width, half_width, 0.0, 2 * wr, za - wr, za + wr, tyre, tyre, tyre, cam)
+
+
 class VehicleBuildersMixin:
     """``DrivingScene`` part: adds vehicles to a frame's mesh."""
 
@@ -82,19 +89,7 @@ class VehicleBuildersMixin:
         m.owner = 0
         wr = g["wr"]
         axles = (-hl + (1.1 if g.get("bed") else 0.85), hl - 0.92)
-        for za in sorted(axles, key=lambda z: -abs(cz - z)):
-            m.box(
-                -hw + 0.06,
-                hw - 0.06,
-                0.0,
-                2 * wr,
-                za - wr,
-                za + wr,
-                p["tyre"],
-                p["tyre"],
-                p["tyre"],
-                cam,
-            )
+        _wheels(m, axles, cz, hw - 0.06, wr, p["tyre"], cam)
         y0, y1, y2 = g["y0"], g["y1"], g["y2"]
         e, sd = m.box(-hw, hw, y0, y1, -hl, hl, p["body"], p["side"], p["top"], cam)
         if e and detail > 5:
@@ -221,19 +216,7 @@ class VehicleBuildersMixin:
             axles = (-hl + 1.3, -hl + 2.6, hl - cab - 1.2, hl - 1.2)
         else:
             axles = (-hl + 1.5, hl - 1.2)
-        for za in sorted(axles, key=lambda z: -abs(cz - z)):
-            m.box(
-                -hw + 0.05,
-                hw - 0.05,
-                0.0,
-                2 * wr,
-                za - wr,
-                za + wr,
-                p["tyre"],
-                p["tyre"],
-                p["tyre"],
-                cam,
-            )
+        _wheels(m, axles, cz, hw - 0.05, wr, p["tyre"], cam)
         m.box(
             -hw + 0.35,
             hw - 0.35,
@@ -319,19 +302,7 @@ class VehicleBuildersMixin:
         )
         m.owner = 0
         axles = (-hl + 2.8, hl - 2.5)
-        for za in sorted(axles, key=lambda z: -abs(cz - z)):
-            m.box(
-                -hw + 0.05,
-                hw - 0.05,
-                0.0,
-                2 * wr,
-                za - wr,
-                za + wr,
-                p["tyre"],
-                p["tyre"],
-                p["tyre"],
-                cam,
-            )
+        _wheels(m, axles, cz, hw - 0.05, wr, p["tyre"], cam)
         e, sd = m.box(-hw, hw, 0.35, top, -hl, hl, p["body"], p["side"], p["top"], cam)
         if e and detail > 5:
             z = e * (hl + 0.01)
