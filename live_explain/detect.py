@@ -20,7 +20,9 @@ class Detections:
 
     ``boxes`` (K, 4) float32 xyxy in frame pixels, ``labels`` (K,) int64 label ids,
     ``scores`` (K,) float32, ``names`` the class name of each; ``heatmaps`` (K, H, W) float32
-    in [0, 1] aligned with the frame, or ``None`` when not explained.
+    in [0, 1] aligned with the frame, or ``None`` when not explained. The real-time engine
+    adds ``track_ids`` (K,) int64, stable across frames, and ``refreshed`` (K,) bool: whether
+    each map was computed on this frame (``False``: a reused map, moved with its box).
     """
 
     boxes: np.ndarray
@@ -29,6 +31,8 @@ class Detections:
     names: list[str]
     heatmaps: np.ndarray | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
+    track_ids: np.ndarray | None = None
+    refreshed: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.scores)

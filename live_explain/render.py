@@ -20,12 +20,15 @@ COLORMAPS = {
 @dataclass(frozen=True)
 class RenderStyle:
     """How overlays look: ``colormap`` (turbo, jet, inferno), heatmap opacity ``alpha``,
-    and ``merged`` (one full-frame map, the maximum over detections) or per-box maps."""
+    and ``merged`` (one full-frame map, the maximum over detections) or per-box maps.
+    ``selected``: a track id (or, without tracks, a detection index) whose map alone is shown
+    over the whole frame; ``None`` shows every detection's map."""
 
     colormap: str = "turbo"
     alpha: float = 0.45
     merged: bool = False
     boxes: bool = True
+    selected: int | None = None
 
 
 def class_colour(label: int) -> tuple[int, int, int]:
@@ -75,7 +78,10 @@ def draw_detections(
     """A copy of ``image_bgr`` with heatmaps (when explained), boxes and labels."""
     style = style or RenderStyle()
     height, width = image_bgr.shape[:2]
-    if detections.heatmaps is not None and len(detections):
+    chosen = selected_index(detections, style.selected)
+    if detections.heatmaps is not None and chosen is not None:
+        canvas = blend_heat(image_bgr, detections.heatmaps[chosen], style.colormap, style.alpha)
+    elif detections.heatmaps is not None and len(detections):
         heat = heat_layer(detections, (width, height), style.merged)
         canvas = blend_heat(image_bgr, heat, style.colormap, style.alpha)
     else:
@@ -84,13 +90,16 @@ def draw_detections(
         return canvas
     scale = max(0.4, min(width, height) / 900.0)
     thickness = max(1, round(scale * 2))
-    for box, label, name, score in zip(
-        detections.boxes, detections.labels, detections.names, detections.scores, strict=True
+    tracks = detections.track_ids
+    for row, (box, label, name, score) in enumerate(
+        zip(detections.boxes, detections.labels, detections.names, detections.scores, strict=True)
     ):
         colour = class_colour(int(label))
         x0, y0, x1, y1 = _box_pixels(box, width, height)
-        cv2.rectangle(canvas, (x0, y0), (x1 - 1, y1 - 1), colour, thickness, cv2.LINE_AA)
-        text = f"{name} {score:.2f}"
+        line = thickness * 2 if row == chosen else thickness
+        cv2.rectangle(canvas, (x0, y0), (x1 - 1, y1 - 1), colour, line, cv2.LINE_AA)
+        track = f" #{tracks[row]}" if tracks is not None else ""
+        text = f"{name}{track} {score:.2f}"
         (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
         top = y0 - th - base - 4
         ty = y0 - base - 2 if top >= 0 else y0 + th + 2
@@ -106,6 +115,16 @@ def draw_detections(
             cv2.LINE_AA,
         )
     return canvas
+
+
+def selected_index(detections: Detections, selected: int | None) -> int | None:
+    """Row of the detection with track id ``selected`` (a row index when untracked)."""
+    if selected is None:
+        return None
+    if detections.track_ids is not None:
+        rows = np.flatnonzero(detections.track_ids == selected)
+        return int(rows[0]) if len(rows) else None
+    return selected if 0 <= selected < len(detections) else None
 
 
 def _box_pixels(box: np.ndarray, width: int, height: int) -> tuple[int, int, int, int]:
