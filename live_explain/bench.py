@@ -7,19 +7,34 @@ alike; the figures are medians over the frames after a short warm-up.
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 import resource
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
-from live_explain.detect import frame_to_tensor
+from live_explain.detect import Detector, frame_to_tensor
+from live_explain.engine import Pipeline
 from live_explain.explain.detection import DetectionExplainer
+from live_explain.explain.reuse import (
+    MapCache,
+    RefreshPolicy,
+    SceneCutDetector,
+    correlation,
+    warp_map,
+)
 from live_explain.explain.selection import select_detections
+from live_explain.render import box_pixels
+from live_explain.sinks import H264Writer
 from live_explain.sources import FrameSource
+from live_explain.tracking import IoUTracker
 
 WARMUP_FRAMES = 2
 
@@ -108,14 +123,125 @@ def run_bench(
         "detect_ms": round(detect, 2),
         "explained_ms": round(explained, 2),
         "explained_over_detect": round(explained / detect, 3),
-        "pipeline_fps": None,  # the real-time engine issue adds the end-to-end figures
+        "pipeline_fps": None,  # filled in by run_pipeline_bench
         "latency_ms_p50": None,
         "latency_ms_p95": None,
         "refreshed_fraction": None,
-        "reuse_correlation": None,
+        "reuse_correlation": None,  # filled in by measure_reuse
         "peak_rss_mb": round(peak_rss_mb(), 1),
         "gpu_peak_mem_mb": round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
         if device.type == "cuda"
         else None,
         "torch_threads": torch.get_num_threads(),
+    }
+
+
+def _percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values, np.float64), q))
+
+
+def run_pipeline_bench(
+    pipeline: Pipeline, fps: float, frames: int, progress: Callable[[int], None] | None = None
+) -> dict:
+    """End to end through the threaded pipeline, decode to encoded H.264 (to a temporary
+    file): frames per second after a warm-up, latency percentiles, share of maps refreshed."""
+    latencies, refreshed, maps = [], 0, 0
+    started = None
+    counted = 0
+    with tempfile.TemporaryDirectory() as folder:
+        writer = H264Writer(Path(folder) / "bench.mp4", fps)
+        try:
+            for index, result in enumerate(pipeline.run()):
+                writer.write(result.overlay)
+                if index + 1 == WARMUP_FRAMES:
+                    started = time.perf_counter()
+                if index < WARMUP_FRAMES:
+                    continue
+                latencies.append(result.latency_ms + (time.perf_counter() - result.ready_s) * 1e3)
+                flags = result.detections.refreshed
+                if flags is not None and result.detections.heatmaps is not None:
+                    refreshed += int(flags.sum())
+                    maps += len(flags)
+                counted += 1
+                if progress:
+                    progress(1)
+                if counted >= frames:
+                    break
+        finally:
+            writer.abort()
+    if not counted or started is None:
+        return {}
+    elapsed = time.perf_counter() - started
+    return {
+        "pipeline_fps": round(counted / elapsed, 2),
+        "pipeline_frames": counted,
+        "latency_ms_p50": round(_percentile(latencies, 50), 1),
+        "latency_ms_p95": round(_percentile(latencies, 95), 1),
+        "refreshed_fraction": round(refreshed / maps, 3) if maps else None,
+    }
+
+
+def measure_reuse(
+    source: FrameSource,
+    detector: Detector,
+    policy: RefreshPolicy,
+    frames: int,
+    progress: Callable[[int], None] | None = None,
+) -> dict:
+    """Fidelity and flicker of reused maps: every map is computed fresh on every frame, the
+    adaptive policy runs alongside, and each map it would reuse (warped with its box) is
+    compared with the fresh one (Pearson correlation). Flicker is the mean absolute change
+    of a track's shown map from one frame to the next inside its box (where a per-box
+    overlay shows it), for the adaptive policy (with its smoothing) and for plain per-frame
+    recompute."""
+    adaptive = MapCache(dataclasses.replace(policy, mode="adaptive"))
+    tracker, cuts = IoUTracker(), SceneCutDetector()
+    correlations, flicker_adaptive, flicker_fresh = [], [], []
+    last_shown: dict[int, torch.Tensor] = {}
+    last_fresh: dict[int, torch.Tensor] = {}
+    planned = total = 0
+    source.start()
+    try:
+        for index in range(frames):
+            frame = source.read()
+            if frame is None:
+                break
+            result = detector.explainer(frame_to_tensor(frame.image, detector.device))
+            boxes = result.boxes.cpu().numpy()
+            labels = result.labels.cpu().numpy()
+            scores = result.scores.cpu().numpy()
+            fresh = result.heatmaps.float().cpu()
+            ids = tracker.update(boxes, labels, scores)
+            cut = cuts(frame.image)
+            rows = adaptive.plan(ids, boxes, labels, scores, index, cut)
+            for row in sorted(set(range(len(ids))) - set(rows.tolist())):
+                state = adaptive.tracks.get(int(ids[row]))
+                if state is not None:
+                    reused = warp_map(state.heatmap, state.box, boxes[row])
+                    correlations.append(correlation(reused, fresh[row]))
+            shown, _ = adaptive.compose(
+                ids, boxes, labels, scores, rows, fresh[torch.as_tensor(rows)], index, cut
+            )
+            planned += len(rows)
+            total += len(ids)
+            for row, tid in enumerate(ids.tolist()):
+                if tid in last_shown:
+                    x0, y0, x1, y1 = box_pixels(boxes[row], fresh.shape[-1], fresh.shape[-2])
+                    change = (shown[row] - last_shown[tid])[y0:y1, x0:x1].abs().mean()
+                    flicker_adaptive.append(float(change))
+                    change = (fresh[row] - last_fresh[tid])[y0:y1, x0:x1].abs().mean()
+                    flicker_fresh.append(float(change))
+            last_shown = {tid: shown[row] for row, tid in enumerate(ids.tolist())}
+            last_fresh = {tid: fresh[row] for row, tid in enumerate(ids.tolist())}
+            if progress:
+                progress(1)
+    finally:
+        source.close()
+    mean = statistics.fmean
+    return {
+        "reuse_correlation": round(mean(correlations), 4) if correlations else None,
+        "reused_maps_compared": len(correlations),
+        "reuse_refreshed_fraction": round(planned / total, 3) if total else None,
+        "flicker_adaptive": round(mean(flicker_adaptive), 5) if flicker_adaptive else None,
+        "flicker_every_frame": round(mean(flicker_fresh), 5) if flicker_fresh else None,
     }

@@ -38,6 +38,34 @@ class Detections:
         return len(self.scores)
 
 
+PRECISIONS = ("fp32", "bf16")
+
+
+def set_backbone_precision(model: nn.Module, precision: str, device_type: str) -> None:
+    """Run the detector's backbone under bf16 autocast (``bf16``) or as it is (``fp32``).
+
+    The backbone's outputs are cast back to float32, so the heads, the gradients and the CAM
+    arithmetic stay in float32.
+    """
+    backbone = getattr(model, "backbone", None)
+    if backbone is None:
+        return
+    if "forward" in vars(backbone):  # undo an earlier setting
+        del backbone.forward
+    if precision == "fp32":
+        return
+    plain = backbone.forward
+
+    def forward(*args, **kwargs):
+        with torch.autocast(device_type, dtype=torch.bfloat16):
+            out = plain(*args, **kwargs)
+        if isinstance(out, dict):
+            return type(out)((key, value.float()) for key, value in out.items())
+        return out.float()
+
+    backbone.forward = forward
+
+
 def resolve_device(device: str) -> torch.device:
     """``auto`` picks CUDA when present; asking for CUDA without it is a user error."""
     if device == "auto":
@@ -88,7 +116,10 @@ class Detector:
         method: str = "none",
         layer: str | None = None,
         smooth: int = 0,
+        precision: str = "fp32",
     ) -> None:
+        if precision not in PRECISIONS:
+            raise UserError(f"--precision {precision}: use one of {', '.join(PRECISIONS)}")
         if not 0.0 <= score_thresh <= 1.0:
             raise UserError(f"--score-thresh {score_thresh}: must be between 0 and 1")
         if topk < 1:
@@ -97,6 +128,17 @@ class Detector:
         self.model = model.to(self.device).eval()
         self.categories: list[str] = list(model.categories)
         self.method = method
+        self.precision = precision
+        self.settings = dict(
+            score_thresh=score_thresh,
+            classes=None if classes is None else list(classes),
+            topk=topk,
+            method=method,
+            layer=layer,
+            smooth=smooth,
+            precision=precision,
+        )
+        set_backbone_precision(self.model, precision, self.device.type)
         self.explainer = DetectionExplainer(
             self.model,
             method,
@@ -110,6 +152,15 @@ class Detector:
     @property
     def layer(self) -> str:
         return self.explainer.layer
+
+    def with_settings(self, **changes) -> Detector:
+        """A detector on the same model with some settings changed (checked at once)."""
+        unknown = set(changes) - set(self.settings)
+        if unknown:
+            raise ValueError(f"unknown detector settings: {', '.join(sorted(unknown))}")
+        if "method" in changes and "layer" not in changes and changes["method"] == "saliency":
+            changes["layer"] = None
+        return Detector(self.model, self.device, **{**self.settings, **changes})
 
     def __call__(self, image_bgr: np.ndarray) -> Detections:
         result = self.explainer(frame_to_tensor(image_bgr, self.device))

@@ -1,30 +1,65 @@
-"""The pipeline every front end runs: source -> detect -> render, with a timer per stage.
+"""The pipeline every front end runs: source -> infer -> render, overlapped in threads.
 
 Front ends (the CLI export, the benchmark, the desktop app) iterate over
-:meth:`Pipeline.run` and hand each :class:`FrameResult` to their sinks.
+:meth:`Pipeline.run` and hand each :class:`FrameResult` to their sinks; a replay steps
+with :meth:`Pipeline.process`.
+
+Stages and threads: the source decodes in its own producer thread into a bounded buffer
+(``latest`` for live sources, ``lossless`` for files); an **infer** thread uploads the
+frame, runs detection + explanation (one forward), tracks the detections and composes the
+maps (reused or refreshed, smoothed); a **render** thread draws the overlay; the caller's
+thread gets finished results (and encodes them). The stages pass frames through bounded
+queues, so decode, inference and render/encode overlap and memory stays flat. PyTorch,
+OpenCV and the encoder release the GIL while they work.
+
+On CUDA the frame goes up through pinned buffers on a copy stream, compute runs on its own
+stream, the heatmaps are coloured and blended on the GPU, and the overlay comes back on the
+copy stream; the render thread waits on that readback's event and draws boxes and text.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import queue
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
+from live_explain.cuda_io import DeviceIO, Readback, frame_tensor_to_input
 from live_explain.detect import Detections, Detector
+from live_explain.explain.reuse import MapCache, RefreshPolicy, SceneCutDetector
 from live_explain.render import RenderStyle, draw_detections
+from live_explain.render_device import blend_heat_tensor
 from live_explain.sources import Frame, FrameSource
+from live_explain.tracking import IoUTracker
+
+STYLE_KEYS = {f.name for f in dataclasses.fields(RenderStyle)}
+POLICY_KEYS = {"refresh": "mode", "smooth_alpha": "smooth_alpha"}
+DETECTOR_KEYS = {"method", "layer", "topk", "score_thresh", "classes", "smooth", "precision"}
+QUEUE_SIZE = 2
 
 
 @dataclass(frozen=True)
 class FrameResult:
-    """What the pipeline made of one frame; immutable so it can cross threads."""
+    """What the pipeline made of one frame; immutable so it can cross threads.
+
+    ``latency_ms``: from the frame's capture (live sources) or from inference taking it
+    (files, which decode ahead) to its overlay being ready; ``dropped``: frames
+    the source dropped so far (``latest`` policy); ``source_state``: the source's state.
+    """
 
     frame: Frame
     detections: Detections
-    overlay: np.ndarray  # (H, W, 3) BGR uint8, the frame with boxes drawn
+    overlay: np.ndarray  # (H, W, 3) BGR uint8, the frame with heatmaps and boxes drawn
     timings_ms: dict[str, float]
+    latency_ms: float = 0.0
+    dropped: int = 0
+    source_state: str = ""
+    ready_s: float = 0.0  # time.perf_counter() when the overlay was ready
 
 
 class StageTimer:
@@ -40,39 +75,354 @@ class StageTimer:
         self._t = now
 
 
+@dataclass
+class _Inferred:
+    """Hand-over from the infer stage to the render stage."""
+
+    frame: Frame
+    boxes: np.ndarray
+    labels: np.ndarray
+    scores: np.ndarray
+    track_ids: np.ndarray
+    refreshed: np.ndarray
+    maps: torch.Tensor | None  # (K, H, W) on the compute device (CPU path)
+    readback: Readback | None  # overlay and maps on their way to the host (CUDA path)
+    names: list[str]
+    style: RenderStyle
+    timings_ms: dict[str, float]
+    started_s: float  # when the infer stage took the frame
+
+
+_END = object()
+
+
 class Pipeline:
-    """Runs ``detector`` on every frame of ``source`` and renders the overlay."""
+    """Runs ``detector`` with explanations over ``source`` (see the module docstring).
+
+    ``policy`` decides when a track's map is recomputed and how it is smoothed;
+    :meth:`update` changes settings from any thread, applied before the next frame.
+    """
 
     def __init__(
         self,
-        source: FrameSource,
+        source: FrameSource | None,
         detector: Detector,
         max_frames: int | None = None,
         style: RenderStyle | None = None,
-        render: Callable[..., np.ndarray] = draw_detections,
+        policy: RefreshPolicy | None = None,
+        threaded: bool = True,
     ) -> None:
         self.source = source
         self.detector = detector
         self.max_frames = max_frames
-        self.render = render
         self.style = style or RenderStyle()
+        self.cache = MapCache(policy or RefreshPolicy())
+        self.threaded = threaded
+        self.tracker = IoUTracker()
+        self.cuts = SceneCutDetector()
+        self.io = DeviceIO(detector.device)
+        self._pending: dict = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self.frames_done = 0
 
+    # -- control, from any thread -------------------------------------------------------
+    def update(self, **changes) -> None:
+        """Change settings; they apply from the next frame on.
+
+        Keys: ``method``, ``layer``, ``topk``, ``score_thresh``, ``classes``, ``smooth``,
+        ``precision`` (a new detector is built and checked here, so a bad value raises
+        :class:`~live_explain.errors.UserError` in the caller), ``detector`` (a new one,
+        e.g. another model), the :class:`RenderStyle` fields (``colormap``, ``alpha``,
+        ``merged``, ``boxes``, ``selected``), ``refresh`` and ``smooth_alpha``.
+        """
+        unknown = set(changes) - STYLE_KEYS - DETECTOR_KEYS - set(POLICY_KEYS) - {"detector"}
+        if unknown:
+            raise ValueError(f"unknown pipeline settings: {', '.join(sorted(unknown))}")
+        detector_changes = {k: changes.pop(k) for k in list(changes) if k in DETECTOR_KEYS}
+        with self._lock:
+            if detector_changes:
+                base = changes.get("detector") or self._pending.get("detector") or self.detector
+                changes["detector"] = base.with_settings(**detector_changes)
+            if any(k in changes for k in POLICY_KEYS):
+                policy = self._pending.get("policy", self.cache.policy)
+                fields = {POLICY_KEYS[k]: changes.pop(k) for k in list(changes) if k in POLICY_KEYS}
+                changes["policy"] = dataclasses.replace(policy, **fields)
+            self._pending.update(changes)
+
+    def reset(self) -> None:
+        """Forget tracks, maps and the last frame (after a seek)."""
+        self.tracker.reset()
+        self.cache.reset()
+        self.cuts.reset()
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to end after the frame in flight."""
+        self._stop.set()
+
+    # -- one frame, synchronously ------------------------------------------------------
+    def process(self, frame: Frame) -> FrameResult:
+        """Infer and render one frame on the calling thread (a replay's step or seek)."""
+        return self._render(self._infer(frame))
+
+    # -- the threaded run ----------------------------------------------------------------
     def run(self) -> Iterator[FrameResult]:
         """Yield one result per frame; closes the source when done or abandoned."""
+        if self.source is None:
+            raise ValueError("this pipeline has no source; use process(frame)")
+        self._stop.clear()
         self.source.start()
+        if not self.threaded:
+            try:
+                yield from self._run_inline()
+            finally:
+                self.source.close()
+            return
+        to_render: queue.Queue = queue.Queue(QUEUE_SIZE)
+        results: queue.Queue = queue.Queue(QUEUE_SIZE)
+        workers = [
+            threading.Thread(target=self._infer_loop, args=(to_render,), name="infer", daemon=True),
+            threading.Thread(
+                target=self._render_loop, args=(to_render, results), name="render", daemon=True
+            ),
+        ]
+        for worker in workers:
+            worker.start()
         try:
-            count = 0
-            while self.max_frames is None or count < self.max_frames:
-                timer = StageTimer()
-                frame = self.source.read()
-                if frame is None:
+            while True:
+                item = results.get()
+                if item is _END:
                     return
-                timer.lap("wait_source")
-                detections = self.detector(frame.image)
-                timer.lap("detect")
-                overlay = self.render(frame.image, detections, self.style)
-                timer.lap("render")
-                yield FrameResult(frame, detections, overlay, timer.ms)
-                count += 1
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
         finally:
-            self.source.close()
+            self._stop.set()
+            self.source.close()  # unblocks a producer waiting on a full buffer
+            for q in (to_render, results):  # unblock stages waiting on a full queue
+                _drain(q)
+            for worker in workers:
+                worker.join(timeout=5.0)
+                _drain(to_render)
+                _drain(results)
+
+    def _frames(self) -> Iterator[Frame]:
+        count = 0
+        while not self._stop.is_set() and (self.max_frames is None or count < self.max_frames):
+            frame = self.source.read()
+            if frame is None:
+                return
+            yield frame
+            count += 1
+
+    def _run_inline(self) -> Iterator[FrameResult]:
+        for frame in self._frames():
+            yield self.process(frame)
+
+    def _infer_loop(self, out: queue.Queue) -> None:
+        try:
+            for frame in self._frames():
+                item = self._infer(frame)
+                if not _put(out, item, self._stop):
+                    return
+            _put(out, _END, self._stop)
+        except BaseException as error:  # handed to the caller's thread
+            _put(out, error, self._stop)
+
+    def _render_loop(self, inbox: queue.Queue, out: queue.Queue) -> None:
+        while True:
+            item = _get(inbox, self._stop)
+            if item is None:
+                return
+            if item is _END or isinstance(item, BaseException):
+                _put(out, item, self._stop)
+                return
+            try:
+                result = self._render(item)
+            except BaseException as error:
+                _put(out, error, self._stop)
+                return
+            if not _put(out, result, self._stop):
+                return
+
+    # -- stages --------------------------------------------------------------------------
+    def _apply_pending(self) -> None:
+        with self._lock:
+            changes, self._pending = self._pending, {}
+        if not changes:
+            return
+        detector = changes.pop("detector", None)
+        if detector is not None:
+            method_changed = (detector.method, detector.layer) != (
+                self.detector.method,
+                self.detector.layer,
+            )
+            if detector.model is not self.detector.model or method_changed:
+                self.reset()
+            if detector.device != self.detector.device:
+                self.io = DeviceIO(detector.device)
+            self.detector = detector
+        policy = changes.pop("policy", None)
+        if policy is not None:
+            self.cache.policy = policy
+        if changes:
+            self.style = dataclasses.replace(self.style, **changes)
+
+    def _infer(self, frame: Frame) -> _Inferred:
+        self._apply_pending()
+        detector, style, cache = self.detector, self.style, self.cache
+        timer = StageTimer()
+        started = timer._t
+        timer.ms["wait_source"] = (started - frame.captured_s) * 1000.0
+        slot = self.io.next_slot()
+        scene_cut = self.cuts(frame.image)
+        tracked: dict[str, np.ndarray] = {}
+
+        def choose(boxes: torch.Tensor, labels: torch.Tensor, scores: torch.Tensor):
+            b, lab, s = boxes.cpu().numpy(), labels.cpu().numpy(), scores.cpu().numpy()
+            ids = self.tracker.update(b, lab, s)
+            tracked["ids"] = ids
+            return torch.from_numpy(cache.plan(ids, b, lab, s, frame.index, scene_cut))
+
+        with self.io.compute():
+            frame_u8 = self.io.upload(frame.image, slot)
+            image = frame_tensor_to_input(frame_u8)
+            timer.lap("upload")
+            explained = detector.explainer(image, choose)
+            boxes = explained.boxes.cpu().numpy()
+            labels = explained.labels.cpu().numpy().astype(np.int64)
+            scores = explained.scores.cpu().numpy()
+            timer.lap("detect_explain")
+            if "ids" not in tracked:  # the explainer chose nothing (method none, no detections)
+                tracked["ids"] = self.tracker.update(boxes, labels, scores)
+            ids = tracked["ids"]
+            if detector.method == "none":
+                maps, refreshed = None, np.zeros(len(ids), bool)
+            else:
+                rows = explained.explained
+                rows = np.arange(len(ids)) if rows is None else rows.cpu().numpy()
+                cache.note_cost(explained.timings_ms.get("explain", 0.0), len(rows))
+                maps, refreshed = cache.compose(
+                    ids, boxes, labels, scores, rows, explained.heatmaps, frame.index, scene_cut
+                )
+            timer.lap("reuse")
+            readback = None
+            if self.io.cuda:  # colour and blend on the GPU, then one readback
+                chosen = selected_index_of(ids, style.selected)
+                overlay = frame_u8
+                if maps is not None and len(ids):
+                    overlay = blend_heat_tensor(
+                        frame_u8,
+                        maps,
+                        explained.boxes,
+                        explained.scores,
+                        style.colormap,
+                        style.alpha,
+                        style.merged,
+                        chosen,
+                    )
+                tensors = {"overlay": overlay}
+                if maps is not None:
+                    tensors["maps"] = maps.half()
+                readback = self.io.readback(tensors, slot)
+                maps = None
+                timer.lap("blend_gpu")
+        for key, value in explained.timings_ms.items():
+            timer.ms[f"model_{key}"] = value
+        return _Inferred(
+            frame,
+            boxes,
+            labels,
+            scores,
+            ids,
+            refreshed,
+            maps,
+            readback,
+            [detector.categories[i] for i in labels],
+            style,
+            timer.ms,
+            started,
+        )
+
+    def _render(self, item: _Inferred) -> FrameResult:
+        timer = StageTimer()
+        heatmaps = None
+        if item.readback is not None:
+            host = item.readback.wait()
+            timer.lap("readback")
+            if "maps" in host:
+                heatmaps = host["maps"].astype(np.float32)
+        elif item.maps is not None:
+            heatmaps = item.maps.numpy()
+        detections = Detections(
+            boxes=item.boxes,
+            labels=item.labels,
+            scores=item.scores,
+            names=item.names,
+            heatmaps=heatmaps,
+            timings_ms=item.timings_ms,
+            track_ids=item.track_ids,
+            refreshed=item.refreshed,
+        )
+        if item.readback is not None:  # heat already blended on the GPU: boxes and text
+            base = host["overlay"]
+            overlay = draw_detections(base, _without_maps(detections), item.style)
+        else:
+            overlay = draw_detections(item.frame.image, detections, item.style)
+        timer.lap("render")
+        timings = {**item.timings_ms, **timer.ms}
+        self.frames_done += 1
+        source = self.source
+        return FrameResult(
+            frame=item.frame,
+            detections=detections,
+            overlay=overlay,
+            timings_ms=timings,
+            latency_ms=(time.perf_counter() - self._latency_origin(item)) * 1000.0,
+            ready_s=time.perf_counter(),
+            dropped=source.frames_dropped if source is not None else 0,
+            source_state=source.state.value if source is not None else "",
+        )
+
+    def _latency_origin(self, item: _Inferred) -> float:
+        """Live frames count from their capture; a file decodes ahead into its buffer, so
+        its frames count from when inference took them (the queue there is not latency)."""
+        live = self.source is not None and getattr(self.source, "live", False)
+        return item.frame.captured_s if live else item.started_s
+
+
+def selected_index_of(track_ids: np.ndarray, selected: int | None) -> int | None:
+    rows = np.flatnonzero(track_ids == selected) if selected is not None else []
+    return int(rows[0]) if len(rows) else None
+
+
+def _without_maps(detections: Detections) -> Detections:
+    return dataclasses.replace(detections, heatmaps=None)
+
+
+def _put(q: queue.Queue, item, stop: threading.Event) -> bool:
+    """Put ``item`` unless asked to stop; ``False`` when stopped."""
+    while True:
+        try:
+            q.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            if stop.is_set():
+                return False
+
+
+def _get(q: queue.Queue, stop: threading.Event):
+    while True:
+        try:
+            return q.get(timeout=0.1)
+        except queue.Empty:
+            if stop.is_set():
+                return None
+
+
+def _drain(q: queue.Queue) -> None:
+    while True:
+        try:
+            q.get_nowait()
+        except queue.Empty:
+            return

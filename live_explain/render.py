@@ -52,7 +52,7 @@ def heat_layer(detections: Detections, size: tuple[int, int], merged: bool) -> n
     if merged:
         return maps.max(axis=0)
     for index in np.argsort(detections.scores, kind="stable"):  # best drawn last
-        x0, y0, x1, y1 = _box_pixels(detections.boxes[index], width, height)
+        x0, y0, x1, y1 = box_pixels(detections.boxes[index], width, height)
         heat[y0:y1, x0:x1] = maps[index, y0:y1, x0:x1]
     return heat
 
@@ -95,7 +95,7 @@ def draw_detections(
         zip(detections.boxes, detections.labels, detections.names, detections.scores, strict=True)
     ):
         colour = class_colour(int(label))
-        x0, y0, x1, y1 = _box_pixels(box, width, height)
+        x0, y0, x1, y1 = box_pixels(box, width, height)
         line = thickness * 2 if row == chosen else thickness
         cv2.rectangle(canvas, (x0, y0), (x1 - 1, y1 - 1), colour, line, cv2.LINE_AA)
         track = f" #{tracks[row]}" if tracks is not None else ""
@@ -127,7 +127,7 @@ def selected_index(detections: Detections, selected: int | None) -> int | None:
     return selected if 0 <= selected < len(detections) else None
 
 
-def _box_pixels(box: np.ndarray, width: int, height: int) -> tuple[int, int, int, int]:
+def box_pixels(box: np.ndarray, width: int, height: int) -> tuple[int, int, int, int]:
     """Box corners as integer pixel bounds clipped to the frame (x1, y1 exclusive)."""
     x0 = int(np.clip(np.floor(box[0]), 0, width - 1))
     y0 = int(np.clip(np.floor(box[1]), 0, height - 1))

@@ -20,7 +20,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from urllib.parse import urlparse
@@ -53,12 +53,14 @@ class Frame:
     """One decoded frame.
 
     ``index`` counts delivered frames from 0; ``pts_ms`` is the presentation time in
-    milliseconds from the start of the source; ``image`` is (H, W, 3) BGR uint8.
+    milliseconds from the start of the source; ``image`` is (H, W, 3) BGR uint8;
+    ``captured_s`` the ``time.perf_counter()`` when the frame was decoded (for latency).
     """
 
     index: int
     pts_ms: float
     image: np.ndarray
+    captured_s: float = field(default_factory=time.perf_counter, compare=False)
 
     @property
     def size(self) -> tuple[int, int]:

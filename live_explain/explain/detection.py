@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -38,6 +39,9 @@ from live_explain.explain.selection import let_detector_keep, select_detections
 
 DETECTION_METHODS = (*GRADIENT_METHODS, "eigencam", "saliency", "none")
 
+# choose(boxes, labels, scores) -> the rows to explain
+Chooser = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
 
 @dataclass
 class ExplainedDetections:
@@ -46,6 +50,8 @@ class ExplainedDetections:
     ``boxes`` (K, 4) float32 xyxy pixels of the input image, ``labels`` (K,) int64,
     ``scores`` (K,) float32, ``heatmaps`` (K, H, W) float32 in [0, 1] aligned with the image
     (empty (0, H, W) when nothing is kept or the method is ``none``), best score first.
+    When the caller chose to explain only some detections, ``heatmaps`` holds the maps of
+    the rows listed in ``explained`` (in that order); ``None`` means every row.
     """
 
     boxes: torch.Tensor
@@ -53,6 +59,7 @@ class ExplainedDetections:
     scores: torch.Tensor
     heatmaps: torch.Tensor
     timings_ms: dict[str, float] = field(default_factory=dict)
+    explained: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -136,9 +143,17 @@ class DetectionExplainer:
         self.topk, self.score_thresh, self.class_ids = topk, score_thresh, class_ids
         let_detector_keep(model, score_thresh, topk)
         self._modules = dict(model.named_modules())  # looked up once, hooked every frame
+        self._choose: Chooser | None = None
 
     # -- entry point ----------------------------------------------------------------------
-    def __call__(self, image: torch.Tensor) -> ExplainedDetections:
+    def __call__(self, image: torch.Tensor, choose: Chooser | None = None) -> ExplainedDetections:
+        """Detect and explain ``image`` (3, H, W) in [0, 1].
+
+        ``choose(boxes, labels, scores)`` (the kept detections, best first) may return the
+        rows to explain (a long tensor); the rest get no map and cost nothing. The real-time
+        engine uses it to refresh only the tracks whose maps went stale.
+        """
+        self._choose = choose
         if image.ndim != 3 or image.shape[0] != 3:
             raise ValueError(f"image must be (3, H, W), got {tuple(image.shape)}")
         if self.method == "none":
@@ -155,13 +170,23 @@ class DetectionExplainer:
             output["labels"], output["scores"], self.score_thresh, self.class_ids, self.topk
         )
 
-    def _result(self, output, keep, heatmaps, timings) -> ExplainedDetections:
+    def _chosen(self, output: dict, keep: torch.Tensor) -> torch.Tensor | None:
+        """Rows of ``keep`` to explain, or ``None`` for all of them."""
+        if self._choose is None:
+            return None
+        rows = self._choose(
+            output["boxes"][keep].detach(), output["labels"][keep], output["scores"][keep].detach()
+        )
+        return torch.as_tensor(rows, dtype=torch.long, device=keep.device).flatten()
+
+    def _result(self, output, keep, heatmaps, timings, rows=None) -> ExplainedDetections:
         return ExplainedDetections(
             boxes=output["boxes"][keep].detach().float(),
             labels=output["labels"][keep].detach(),
             scores=output["scores"][keep].detach().float(),
             heatmaps=heatmaps.detach(),
             timings_ms=timings,
+            explained=rows,
         )
 
     def _plain(self, image: torch.Tensor) -> ExplainedDetections:
@@ -170,7 +195,7 @@ class DetectionExplainer:
         keep = self._select(output)
         empty = image.new_zeros((0, *image.shape[-2:]))
         timings = {"forward": (time.perf_counter() - t0) * 1000.0}
-        return self._result(output, keep, empty, timings)
+        return self._result(output, keep, empty, timings, keep.new_zeros(0))
 
     # -- Faster R-CNN: RoI-local gradients --------------------------------------------------
     def _faster_rcnn(self, image: torch.Tensor) -> ExplainedDetections:
@@ -201,10 +226,13 @@ class DetectionExplainer:
         finally:
             pool_hook.remove()
         t1 = time.perf_counter()
-        keep = self._select(output)
+        all_keep = self._select(output)
         frame_size = tuple(image.shape[-2:])
+        chosen = self._chosen(output, all_keep)
+        keep = all_keep if chosen is None else all_keep[chosen]
         if len(keep) == 0:
-            return self._result(output, keep, image.new_zeros((0, *frame_size)), {})
+            empty = image.new_zeros((0, *frame_size))
+            return self._result(output, all_keep, empty, {}, chosen)
 
         labels, scores = output["labels"][keep], output["scores"][keep]
         proposals = pooler_inputs["proposals"][0]
@@ -244,10 +272,10 @@ class DetectionExplainer:
             ]
         else:
             parts = [(levels[level][0], grad, on_level) for level, grad, on_level in parts]
-        heatmaps = detection_maps(self.method, parts, image_list, frame_size, len(rows))
+        heatmaps = detection_maps(self.method, parts, image_list, frame_size, len(keep))
         t2 = time.perf_counter()
         timings = {"forward": (t1 - t0) * 1000.0, "explain": (t2 - t1) * 1000.0}
-        return self._result(output, keep, heatmaps, timings)
+        return self._result(output, all_keep, heatmaps, timings, chosen)
 
     # -- every other case: autograd from the target layer on ------------------------------
     def _generic(self, image: torch.Tensor) -> ExplainedDetections:
@@ -262,10 +290,13 @@ class DetectionExplainer:
         ):
             output = self.model([image])[0]
             t1 = time.perf_counter()
-            keep = self._select(output)
+            all_keep = self._select(output)
             frame_size = tuple(image.shape[-2:])
+            chosen = self._chosen(output, all_keep)
+            keep = all_keep if chosen is None else all_keep[chosen]
             if len(keep) == 0:
-                return self._result(output, keep, image.new_zeros((0, *frame_size)), {})
+                empty = image.new_zeros((0, *frame_size))
+                return self._result(output, all_keep, empty, {}, chosen)
             leaves = cap[self.layer].tensors
             image_list = cap["transform"].output[0]
             if needs_grad:
@@ -278,7 +309,7 @@ class DetectionExplainer:
         heatmaps = detection_maps(self.method, parts, image_list, frame_size, len(keep))
         t2 = time.perf_counter()
         timings = {"forward": (t1 - t0) * 1000.0, "explain": (t2 - t1) * 1000.0}
-        return self._result(output, keep, heatmaps, timings)
+        return self._result(output, all_keep, heatmaps, timings, chosen)
 
     def _saliency(self, image: torch.Tensor) -> ExplainedDetections:
         t0 = time.perf_counter()
@@ -286,9 +317,12 @@ class DetectionExplainer:
             pixels = image.detach().requires_grad_(True)
             output = self.model([pixels])[0]
             t1 = time.perf_counter()
-            keep = self._select(output)
+            all_keep = self._select(output)
+            chosen = self._chosen(output, all_keep)
+            keep = all_keep if chosen is None else all_keep[chosen]
             if len(keep) == 0:
-                return self._result(output, keep, image.new_zeros((0, *image.shape[-2:])), {})
+                empty = image.new_zeros((0, *image.shape[-2:]))
+                return self._result(output, all_keep, empty, {}, chosen)
             scores = output["scores"][keep]
             eye = torch.eye(len(keep), device=scores.device, dtype=scores.dtype)
             (grad,) = _batched_vjp([scores], [pixels], [eye])
@@ -298,7 +332,7 @@ class DetectionExplainer:
         heatmaps = normalise(saliency / (1 + self.smooth))
         t2 = time.perf_counter()
         timings = {"forward": (t1 - t0) * 1000.0, "explain": (t2 - t1) * 1000.0}
-        return self._result(output, keep, heatmaps, timings)
+        return self._result(output, all_keep, heatmaps, timings, chosen)
 
     def _smooth_saliency(self, image, output, keep, noise: float = 0.15) -> torch.Tensor:
         """SmoothGrad: |gradient| summed over ``smooth`` noisy copies of the frame.

@@ -1,0 +1,270 @@
+"""Incremental explanations across frames: reuse a track's map while it stays valid.
+
+A track's map is computed (``refreshed``) when the track is new, when its box moved or was
+rescaled past a threshold since the last refresh, when its class or score changed, when the
+map is older than ``max_age`` frames, or after a scene cut. Otherwise the last map is
+**reused**: moved and scaled with the box (an affine warp taking the box at the refresh onto
+today's box). An optional budget caps the refreshes per frame; stale tracks are ranked
+(new first, then by how stale they are) and the rest keep their reused maps.
+
+Temporal smoothing: the shown map is an exponential moving average per track,
+``shown = a * current + (1 - a) * warp(previous shown)``, reset when a refresh finds a map
+that differs a lot from the shown one (correlation below ``reset_corr``) and on scene cuts.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import torch
+
+from live_explain.errors import UserError
+
+REFRESH_MODES = ("adaptive", "every-frame")
+
+
+@dataclass(frozen=True)
+class RefreshPolicy:
+    """When a track's map is recomputed; see the module docstring."""
+
+    mode: str = "adaptive"
+    move: float = 0.08  # centre shift, as a share of the box's size
+    scale: float = 0.12  # relative change of width or height
+    score: float = 0.15  # absolute change of the score
+    max_age: int = 12  # frames
+    max_refreshes: int | None = None  # per frame
+    budget_ms: float | None = None  # per frame, from the measured cost of one map
+    smooth_alpha: float = 0.6  # weight of the current map in the moving average; 1 = off
+    reset_corr: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.mode not in REFRESH_MODES:
+            raise UserError(f"--refresh {self.mode}: use one of {', '.join(REFRESH_MODES)}")
+        if not 0.0 < self.smooth_alpha <= 1.0:
+            raise UserError(f"--smooth-alpha {self.smooth_alpha}: must be in (0, 1]")
+
+
+def parse_budget(text: str | None) -> tuple[int | None, float | None]:
+    """``--explain-budget``: ``N`` refreshes per frame, or ``MSms`` milliseconds per frame."""
+    if text is None:
+        return None, None
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms)?\s*", text)
+    if not match:
+        raise UserError(f"--explain-budget {text}: give a count (3) or milliseconds (25ms)")
+    value, unit = float(match.group(1)), match.group(2)
+    if unit:
+        return None, value
+    if value != int(value) or value < 1:
+        raise UserError(f"--explain-budget {text}: a count of refreshes must be a whole number ≥ 1")
+    return int(value), None
+
+
+def box_warp(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """2x3 affine matrix taking box ``src`` onto box ``dst`` (both xyxy)."""
+    sx = (dst[2] - dst[0]) / max(src[2] - src[0], 1e-6)
+    sy = (dst[3] - dst[1]) / max(src[3] - src[1], 1e-6)
+    return np.array([[sx, 0.0, dst[0] - sx * src[0]], [0.0, sy, dst[1] - sy * src[1]]], np.float32)
+
+
+def warp_map(heatmap: torch.Tensor, src: np.ndarray, dst: np.ndarray) -> torch.Tensor:
+    """``heatmap`` (H, W) moved and scaled with its box from ``src`` to ``dst``; zero outside.
+
+    OpenCV's ``warpAffine`` on the CPU (on a view, no copy); ``grid_sample`` with the same
+    pixel-centre convention on a GPU, so the map stays on the device.
+    """
+    if np.allclose(src, dst):
+        return heatmap
+    matrix = box_warp(src, dst)
+    if heatmap.device.type == "cpu":
+        return warp_opencv(heatmap, matrix)
+    return warp_grid_sample(heatmap, matrix)
+
+
+def warp_opencv(heatmap: torch.Tensor, matrix: np.ndarray) -> torch.Tensor:
+    """Affine warp of a CPU map with OpenCV (bilinear, zero outside)."""
+    height, width = heatmap.shape
+    warped = cv2.warpAffine(
+        heatmap.numpy(),
+        matrix,
+        (width, height),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0.0,
+    )
+    return torch.from_numpy(warped)
+
+
+def warp_grid_sample(heatmap: torch.Tensor, matrix: np.ndarray) -> torch.Tensor:
+    """The same axis-aligned warp as :func:`warp_opencv` with ``grid_sample`` (any device)."""
+    height, width = heatmap.shape
+    (sx, _, tx), (_, sy, ty) = matrix.tolist()
+    xs = (torch.arange(width, device=heatmap.device, dtype=torch.float32) - tx) / sx
+    ys = (torch.arange(height, device=heatmap.device, dtype=torch.float32) - ty) / sy
+    gx = 2.0 * xs / max(width - 1, 1) - 1.0
+    gy = 2.0 * ys / max(height - 1, 1) - 1.0
+    grid = torch.stack(torch.meshgrid(gy, gx, indexing="ij")[::-1], dim=-1)[None]
+    warped = torch.nn.functional.grid_sample(
+        heatmap[None, None].float(), grid, mode="bilinear", padding_mode="zeros", align_corners=True
+    )
+    return warped[0, 0].to(heatmap.dtype)
+
+
+def correlation(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Pearson correlation of two maps (1.0 when both are constant and equal)."""
+    a, b = a.flatten().double(), b.flatten().double()
+    a, b = a - a.mean(), b - b.mean()
+    denom = torch.sqrt((a * a).sum() * (b * b).sum())
+    if float(denom) == 0.0:
+        return 1.0 if bool(torch.allclose(a, b)) else 0.0
+    return float((a * b).sum() / denom)
+
+
+def is_stale(
+    policy: RefreshPolicy, box: np.ndarray, label: int, score: float, state: _TrackMap, frame: int
+) -> bool:
+    """Whether a track's map must be recomputed under ``policy`` (adaptive mode)."""
+    old = state.box
+    w0, h0 = max(old[2] - old[0], 1e-6), max(old[3] - old[1], 1e-6)
+    w1, h1 = box[2] - box[0], box[3] - box[1]
+    dx = (box[0] + box[2] - old[0] - old[2]) / 2
+    dy = (box[1] + box[3] - old[1] - old[3]) / 2
+    shift = np.hypot(dx, dy)
+    return bool(
+        label != state.label
+        or abs(score - state.score) > policy.score
+        or frame - state.frame >= policy.max_age
+        or shift > policy.move * np.hypot(w0, h0)
+        or abs(w1 / w0 - 1.0) > policy.scale
+        or abs(h1 / h0 - 1.0) > policy.scale
+    )
+
+
+@dataclass
+class _TrackMap:
+    heatmap: torch.Tensor  # at the last refresh
+    box: np.ndarray  # at the last refresh
+    label: int
+    score: float
+    frame: int  # of the last refresh
+    shown: torch.Tensor | None = None  # the smoothed map shown last
+    shown_box: np.ndarray | None = None
+    seen: int = 0  # last frame the track was present
+
+
+@dataclass
+class MapCache:
+    """Per-track maps across frames: plans refreshes, then composes the maps to show."""
+
+    policy: RefreshPolicy = field(default_factory=RefreshPolicy)
+    tracks: dict[int, _TrackMap] = field(default_factory=dict)
+    ms_per_map: float | None = None  # running estimate, for a budget in ms
+    keep_missing: int = 10  # frames a vanished track's map is kept
+
+    def reset(self) -> None:
+        self.tracks.clear()
+
+    def plan(
+        self,
+        track_ids: np.ndarray,
+        boxes: np.ndarray,
+        labels: np.ndarray,
+        scores: np.ndarray,
+        frame: int,
+        scene_cut: bool = False,
+    ) -> np.ndarray:
+        """Rows to explain this frame, most urgent first (within the budget)."""
+        count = len(track_ids)
+        if self.policy.mode == "every-frame" or scene_cut:
+            return np.arange(count)
+        urgent, stale = [], []
+        for row in range(count):
+            state = self.tracks.get(int(track_ids[row]))
+            if state is None or state.label != int(labels[row]):
+                urgent.append(row)
+            elif is_stale(
+                self.policy, boxes[row], int(labels[row]), float(scores[row]), state, frame
+            ):
+                stale.append((frame - state.frame, row))
+        stale.sort(key=lambda item: -item[0])
+        rows = urgent + [row for _, row in stale]
+        limit = self.policy.max_refreshes
+        if self.policy.budget_ms is not None and self.ms_per_map:
+            by_time = int(self.policy.budget_ms // self.ms_per_map)
+            limit = by_time if limit is None else min(limit, by_time)
+        if limit is not None:
+            rows = rows[: max(limit, 0)]
+        return np.array(sorted(rows), np.int64)
+
+    def note_cost(self, explain_ms: float, maps: int) -> None:
+        """Update the per-map cost estimate used by a budget in ms."""
+        if maps <= 0:
+            return
+        cost = explain_ms / maps
+        self.ms_per_map = cost if self.ms_per_map is None else 0.8 * self.ms_per_map + 0.2 * cost
+
+    def compose(
+        self,
+        track_ids: np.ndarray,
+        boxes: np.ndarray,
+        labels: np.ndarray,
+        scores: np.ndarray,
+        fresh_rows: np.ndarray,
+        fresh_maps: torch.Tensor,
+        frame: int,
+        scene_cut: bool = False,
+    ) -> tuple[torch.Tensor, np.ndarray]:
+        """The maps to show (K, H, W) float32 (on the maps' device) and whether each was
+        refreshed (K,) bool. ``fresh_maps`` (n, H, W) are the maps of ``fresh_rows``."""
+        count = len(track_ids)
+        shown = fresh_maps.new_zeros((count, *fresh_maps.shape[-2:]))
+        refreshed = np.zeros(count, bool)
+        fresh = {int(r): fresh_maps[i] for i, r in enumerate(fresh_rows)}
+        alpha = self.policy.smooth_alpha
+        for row in range(count):
+            tid, box = int(track_ids[row]), np.asarray(boxes[row], np.float32)
+            state = self.tracks.get(tid)
+            if row in fresh:
+                current = fresh[row]
+                refreshed[row] = True
+                if state is None:
+                    state = _TrackMap(current, box, int(labels[row]), float(scores[row]), frame)
+                    self.tracks[tid] = state
+                else:
+                    state.heatmap, state.box, state.frame = current, box, frame
+                    state.label, state.score = int(labels[row]), float(scores[row])
+            elif state is not None:
+                current = warp_map(state.heatmap, state.box, box)
+            else:  # over budget and never explained: nothing to show yet
+                continue
+            previous = None
+            if state.shown is not None and not scene_cut and alpha < 1.0 and frame > state.seen:
+                previous = warp_map(state.shown, state.shown_box, box)
+                if refreshed[row] and correlation(previous, current) < self.policy.reset_corr:
+                    previous = None
+            out = current if previous is None else alpha * current + (1.0 - alpha) * previous
+            shown[row] = out
+            state.shown, state.shown_box, state.seen = out, box, frame
+        for tid in [t for t, s in self.tracks.items() if frame - s.seen > self.keep_missing]:
+            del self.tracks[tid]
+        return shown, refreshed
+
+
+class SceneCutDetector:
+    """A cut is a large mean change between small grey thumbnails of consecutive frames."""
+
+    def __init__(self, threshold: float = 40.0) -> None:
+        self.threshold = threshold
+        self._last: np.ndarray | None = None
+
+    def reset(self) -> None:
+        self._last = None
+
+    def __call__(self, image_bgr: np.ndarray) -> bool:
+        grey = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY)
+        thumb = cv2.resize(grey, (64, 36), interpolation=cv2.INTER_AREA).astype(np.float32)
+        cut = self._last is not None and float(np.abs(thumb - self._last).mean()) > self.threshold
+        self._last = thumb
+        return cut

@@ -1,0 +1,68 @@
+"""Heatmap colouring and blending as tensor ops, on the device the maps live on.
+
+The same arithmetic as :func:`live_explain.render.heat_layer` + :func:`blend_heat` (OpenCV's
+colormaps as a 256-entry lookup table, ``round(image * (1 - a) + colour * a)``), so on a GPU
+the frame never leaves the device between inference and the final readback. Boxes and text
+are drawn afterwards with OpenCV on the host.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+
+from live_explain.render import COLORMAPS, box_pixels
+
+_LUTS: dict[tuple[str, torch.device], torch.Tensor] = {}
+
+
+def colormap_lut(name: str, device: torch.device) -> torch.Tensor:
+    """(256, 3) uint8 BGR lookup table of an OpenCV colormap, cached per device."""
+    key = (name, device)
+    if key not in _LUTS:
+        levels = np.arange(256, dtype=np.uint8)[:, None]
+        table = cv2.applyColorMap(levels, COLORMAPS[name])[:, 0, :]
+        _LUTS[key] = torch.from_numpy(np.ascontiguousarray(table)).to(device)
+    return _LUTS[key]
+
+
+def blend_heat_tensor(
+    image: torch.Tensor,
+    heatmaps: torch.Tensor,
+    boxes: torch.Tensor,
+    scores: torch.Tensor,
+    colormap: str = "turbo",
+    alpha: float = 0.45,
+    merged: bool = False,
+    selected_row: int | None = None,
+) -> torch.Tensor:
+    """``image`` (H, W, 3) uint8 BGR with the maps (K, H, W) in [0, 1] blended in.
+
+    Per box: each map inside its own box, the better score on top. Merged: the maximum over
+    the maps, everywhere. ``selected_row``: that map alone, everywhere.
+    """
+    height, width = image.shape[:2]
+    if heatmaps is None or len(heatmaps) == 0:
+        return image.clone()
+    defined = None
+    if selected_row is not None:
+        heat = heatmaps[selected_row]
+    elif merged:
+        heat = heatmaps.amax(dim=0)
+    else:
+        heat = torch.zeros((height, width), device=image.device, dtype=heatmaps.dtype)
+        defined = torch.zeros((height, width), device=image.device, dtype=torch.bool)
+        order = torch.argsort(scores.float().cpu(), stable=True).tolist()
+        bounds = [box_pixels(box, width, height) for box in boxes.detach().float().cpu().numpy()]
+        for index in order:  # best drawn last
+            x0, y0, x1, y1 = bounds[index]
+            heat[y0:y1, x0:x1] = heatmaps[index, y0:y1, x0:x1]
+            defined[y0:y1, x0:x1] = True
+    levels = (heat.float() * 255.0 + 0.5).clamp_(0, 255).to(torch.uint8)
+    coloured = colormap_lut(colormap, image.device)[levels.long()]
+    blended = image.float() * (1.0 - alpha) + coloured.float() * alpha
+    blended = blended.add_(0.5).floor_().clamp_(0, 255).to(torch.uint8)
+    if defined is None:
+        return blended
+    return torch.where(defined[..., None], blended, image)
