@@ -4,7 +4,8 @@ A track's map is computed (``refreshed``) when the track is new, when its box mo
 rescaled past a threshold since the last refresh, when its class or score changed, when the
 map is older than ``max_age`` frames, or after a scene cut. Otherwise the last map is
 **reused**: moved and scaled with the box (an affine warp taking the box at the refresh onto
-today's box). An optional budget caps the refreshes per frame; stale tracks are ranked
+today's box); a box that only jitters (changes below ``jitter`` of its size) leaves the map
+where it is, so detector noise does not shake it. An optional budget caps the refreshes per frame; stale tracks are ranked
 (new first, then by how stale they are) and the rest keep their reused maps.
 
 Temporal smoothing: the shown map is an exponential moving average per track,
@@ -39,6 +40,7 @@ class RefreshPolicy:
     budget_ms: float | None = None  # per frame, from the measured cost of one map
     smooth_alpha: float = 0.6  # weight of the current map in the moving average; 1 = off
     reset_corr: float = 0.5
+    jitter: float = 0.02  # box changes below this share of its size do not move the map
 
     def __post_init__(self) -> None:
         if self.mode not in REFRESH_MODES:
@@ -205,6 +207,19 @@ class MapCache:
         cost = explain_ms / maps
         self.ms_per_map = cost if self.ms_per_map is None else 0.8 * self.ms_per_map + 0.2 * cost
 
+    def _jitters(self, src: np.ndarray | None, dst: np.ndarray) -> bool:
+        """Whether ``dst`` differs from ``src`` by less than the jitter dead band."""
+        if src is None:
+            return False
+        size = max(float(np.hypot(src[2] - src[0], src[3] - src[1])), 1e-6)
+        return float(np.abs(np.asarray(dst) - np.asarray(src)).max()) < self.policy.jitter * size
+
+    def _follow(self, heatmap: torch.Tensor, src: np.ndarray, dst: np.ndarray) -> torch.Tensor:
+        """A map moved with its box, unless the box only jittered (then left in place)."""
+        if self._jitters(src, dst):
+            return heatmap
+        return warp_map(heatmap, src, dst)
+
     def compose(
         self,
         track_ids: np.ndarray,
@@ -236,17 +251,20 @@ class MapCache:
                     state.heatmap, state.box, state.frame = current, box, frame
                     state.label, state.score = int(labels[row]), float(scores[row])
             elif state is not None:
-                current = warp_map(state.heatmap, state.box, box)
+                current = self._follow(state.heatmap, state.box, box)
             else:  # over budget and never explained: nothing to show yet
                 continue
             previous = None
             if state.shown is not None and not scene_cut and alpha < 1.0 and frame > state.seen:
-                previous = warp_map(state.shown, state.shown_box, box)
+                previous = self._follow(state.shown, state.shown_box, box)
                 if refreshed[row] and correlation(previous, current) < self.policy.reset_corr:
                     previous = None
             out = current if previous is None else alpha * current + (1.0 - alpha) * previous
             shown[row] = out
-            state.shown, state.shown_box, state.seen = out, box, frame
+            anchor = box  # the box the shown map is aligned with
+            if not refreshed[row] and self._jitters(state.shown_box, box):
+                anchor = state.shown_box  # the map stayed put: keep its anchor
+            state.shown, state.shown_box, state.seen = out, anchor, frame
         for tid in [t for t, s in self.tracks.items() if frame - s.seen > self.keep_missing]:
             del self.tracks[tid]
         return shown, refreshed
