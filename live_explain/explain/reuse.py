@@ -5,8 +5,9 @@ rescaled past a threshold since the last refresh, when its class or score change
 map is older than ``max_age`` frames, or after a scene cut. Otherwise the last map is
 **reused**: moved and scaled with the box (an affine warp taking the box at the refresh onto
 today's box); a box that only jitters (changes below ``jitter`` of its size) leaves the map
-where it is, so detector noise does not shake it. An optional budget caps the refreshes per frame; stale tracks are ranked
-(new first, then by how stale they are) and the rest keep their reused maps.
+where it is, so detector noise does not shake it. An optional budget caps the refreshes per
+frame; stale tracks are ranked (new first, then by how stale they are) and the rest keep
+their reused maps.
 
 Temporal smoothing: the shown map is an exponential moving average per track,
 ``shown = a * current + (1 - a) * warp(previous shown)``, reset when a refresh finds a map
