@@ -74,6 +74,45 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--classes", help="comma-separated class names to keep, e.g. car,person (default: all)"
     )
+    group.add_argument(
+        "--precision",
+        default="fp32",
+        choices=("fp32", "bf16"),
+        help="bf16: the backbone under bfloat16 autocast (maps still in fp32)",
+    )
+
+
+def add_refresh_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("maps across frames")
+    group.add_argument(
+        "--refresh",
+        default="adaptive",
+        choices=("adaptive", "every-frame"),
+        help="adaptive: reuse a track's map (moved with its box) until it goes stale "
+        "(default); every-frame: recompute every map on every frame",
+    )
+    group.add_argument(
+        "--smooth-alpha",
+        type=float,
+        default=0.6,
+        metavar="A",
+        help="weight of the new map in each track's moving average; 1 = no smoothing "
+        "(default: 0.6)",
+    )
+    group.add_argument(
+        "--explain-budget",
+        metavar="N|MSms",
+        help="at most N map refreshes per frame, or a time budget like 25ms (default: none)",
+    )
+
+
+def refresh_policy(args: argparse.Namespace):
+    from live_explain.explain.reuse import RefreshPolicy, parse_budget
+
+    count, ms = parse_budget(args.explain_budget)
+    return RefreshPolicy(
+        mode=args.refresh, smooth_alpha=args.smooth_alpha, max_refreshes=count, budget_ms=ms
+    )
 
 
 def add_render_options(parser: argparse.ArgumentParser) -> None:
@@ -117,10 +156,28 @@ def build_parser() -> ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
     sub.required = True
 
-    watch = sub.add_parser("watch", help="open the desktop app")
-    watch.add_argument("source", nargs="?", default="0", metavar="SOURCE")
+    watch = sub.add_parser(
+        "watch",
+        help="open the desktop app",
+        description="Open the desktop app on SOURCE (default: camera 0). Options not given "
+        "keep the values the app remembers from last time.",
+    )
+    watch.add_argument("source", nargs="?", metavar="SOURCE")
+    watch.add_argument(
+        "--screenshot", type=Path, metavar="OUT.png", help="save a PNG of the window and exit"
+    )
+    watch.add_argument(
+        "--exit-after-frames",
+        type=positive_int,
+        metavar="N",
+        help="play N frames, then exit (with --screenshot: take it then; default 30)",
+    )
     add_model_options(watch)
+    add_refresh_options(watch)
     add_render_options(watch)
+    # None = not given: the app's remembered settings apply instead of the defaults.
+    remembered = ("model", "weights", "method", "device", "topk", "score_thresh", "colormap")
+    watch.set_defaults(alpha=None, refresh=None, **dict.fromkeys(remembered))
 
     export = sub.add_parser("export", help="write an annotated H.264 video")
     export.add_argument("input", metavar="INPUT")
@@ -131,7 +188,11 @@ def build_parser() -> ArgumentParser:
     export.add_argument("--end", type=non_negative_float, metavar="S", help="end (seconds)")
     add_source_options(export)
     add_model_options(export)
+    add_refresh_options(export)
     add_render_options(export)
+    from live_explain.monitor.cli_support import add_monitor_options
+
+    add_monitor_options(export)
 
     explain = sub.add_parser("explain", help="explain the detections in one image")
     explain.add_argument("image", metavar="IMAGE")
@@ -168,6 +229,7 @@ def build_parser() -> ArgumentParser:
     bench.add_argument("--json", action="store_true", help="print one JSON object")
     add_source_options(bench)
     add_model_options(bench)
+    add_refresh_options(bench)
 
     sub.add_parser("models", help="list models and whether their weights are here")
 
@@ -225,6 +287,7 @@ def make_detector(args: argparse.Namespace):
         method=args.method,
         layer=args.layer,
         smooth=args.smooth,
+        precision=getattr(args, "precision", "fp32"),
     )
 
 
@@ -254,14 +317,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     from tqdm.contrib.logging import logging_redirect_tqdm
 
     from live_explain.engine import Pipeline
+    from live_explain.monitor.cli_support import check_monitor_outputs, make_monitor_sink
     from live_explain.sinks import H264Writer, check_output_path
 
     style = render_style(args)
-    if args.log:
-        raise not_yet("--log", "monitoring")
-    if args.report:
-        raise not_yet("--report", "monitoring")
+    policy = refresh_policy(args)
     check_output_path(args.output, (args.input,))
+    check_monitor_outputs(args)
     source = open_input(args)
     try:
         source.start()  # open errors (unreadable file, no camera) come before the model loads
@@ -270,7 +332,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         source.close()
         raise
     writer = H264Writer(args.output, source.fps)
-    pipeline = Pipeline(source, detector, max_frames=args.max_frames, style=style)
+    monitor = make_monitor_sink(args, source, detector)  # None without --log/--report
+    monitor_lines: list[str] = []
+    pipeline = Pipeline(source, detector, max_frames=args.max_frames, style=style, policy=policy)
     started = time.perf_counter()
     bar = tqdm(
         total=expected_total(source, args.max_frames),
@@ -283,27 +347,39 @@ def cmd_export(args: argparse.Namespace) -> int:
         with logging_redirect_tqdm(), bar:
             for result in pipeline.run():
                 writer.write(result.overlay)
+                if monitor:
+                    monitor.write(result)
                 bar.update(1)
-                bar.set_postfix(detections=len(result.detections), refresh=False)
+                refreshed = result.detections.refreshed
+                fresh = int(refreshed.sum()) if refreshed is not None else 0
+                bar.set_postfix(detections=len(result.detections), refreshed=fresh)
         if writer.frames_written == 0:
             raise UserError(f"{args.input}: no frames in the chosen range")
         writer.close()
+        elapsed = time.perf_counter() - started  # the video's own time, not the report's
+        if monitor:
+            monitor_lines = monitor.close()
     except KeyboardInterrupt:
         kept = writer.abort()
+        if monitor:
+            monitor.abort()
         where = f"; partial video kept at {kept}" if kept else ""
         done = writer.frames_written
         print(f"live-explain: interrupted after {done} frames{where}", file=sys.stderr)
         return 130
     except BaseException:
         writer.abort()
+        if monitor:
+            monitor.abort()
         raise
-    elapsed = time.perf_counter() - started
     width, height = writer.size
     print(
         f"wrote {args.output}: {writer.frames_written} frames, {width}x{height}, "
         f"{float(writer.fps):g} fps, H.264, in {elapsed:.1f} s "
         f"({writer.frames_written / max(elapsed, 1e-9):.1f} frames/s)"
     )
+    for line in monitor_lines:
+        print(line)
     return 0
 
 
@@ -406,7 +482,19 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    raise not_yet("the desktop app (watch)", "desktop app")
+    from live_explain.sinks import check_output_path
+    from live_explain.ui.app import WatchOptions, overrides_from_args, run_app
+
+    if args.screenshot is not None:
+        check_output_path(args.screenshot, suffixes=(".png",))
+    return run_app(
+        WatchOptions(
+            source=args.source,
+            overrides=overrides_from_args(args),
+            screenshot=args.screenshot,
+            exit_after_frames=args.exit_after_frames,
+        )
+    )
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
@@ -420,50 +508,74 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from live_explain.bench import run_bench
-    from live_explain.detect import class_ids, resolve_device
-    from live_explain.models import check_model_name, is_detector, load_model
+    from live_explain.bench import measure_reuse, peak_rss_mb, run_bench, run_pipeline_bench
+    from live_explain.engine import Pipeline
+    from live_explain.models import check_model_name, is_detector
 
-    check_model_name(args.model)
     if not is_detector(args.model):
+        check_model_name(args.model)
         raise UserError(f"{args.model} is a classifier; bench measures detectors")
+    policy = refresh_policy(args)
     frames = args.max_frames or DEFAULT_BENCH_FRAMES
     args.max_frames = None  # the bench reads warm-up frames beyond the measured ones
     source = open_input(args)
     source.start()
     try:
-        device = resolve_device(args.device)
-        model = load_model(args.model, weights=args.weights)
-        classes = class_ids(model.categories, args.classes.split(",") if args.classes else None)
+        detector = make_detector(args)
     except BaseException:
         source.close()
         raise
-    with tqdm(total=frames, unit="frame", desc="bench", disable=not sys.stderr.isatty()) as bar:
+    quiet = not sys.stderr.isatty()
+    with tqdm(total=frames, unit="frame", desc="bench: detect vs explain", disable=quiet) as bar:
         result = run_bench(
             source,
-            model,
-            device,
+            detector.model,
+            detector.device,
             method=args.method,
             layer=args.layer,
             topk=args.topk,
             score_thresh=args.score_thresh,
-            class_ids=classes,
+            class_ids=detector.explainer.class_ids,
             max_frames=frames,
             model_name=args.model,
             progress=bar.update,
         )
     if not result:
         raise UserError(f"{args.source}: not enough frames to measure")
+    result["precision"] = detector.precision
+    result["refresh"] = policy.mode
+    source = open_input(args)
+    pipeline = Pipeline(source, detector, policy=policy)
+    with tqdm(total=frames, unit="frame", desc="bench: pipeline", disable=quiet) as bar:
+        result.update(run_pipeline_bench(pipeline, source.fps, frames, progress=bar.update))
+    if detector.method != "none":
+        with tqdm(total=frames, unit="frame", desc="bench: map reuse", disable=quiet) as bar:
+            reuse = measure_reuse(open_input(args), detector, policy, frames, bar.update)
+        result.update(reuse)
+    result["detect_fps"] = round(1000.0 / result["detect_ms"], 2)
+    result["pipeline_over_detect_fps"] = (
+        round(result["pipeline_fps"] / result["detect_fps"], 3)
+        if result.get("pipeline_fps")
+        else None
+    )
+    result["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    if detector.device.type == "cuda":
+        import torch
+
+        peak = torch.cuda.max_memory_allocated(detector.device)
+        result["gpu_peak_mem_mb"] = round(peak / 2**20, 1)
     if args.json:
         print(json.dumps(result))
     else:
         for key, value in result.items():
-            print(f"{key:24} {value}")
+            print(f"{key:26} {value}")
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    raise not_yet("report", "monitoring")
+    from live_explain.monitor.cli_support import report_command
+
+    return report_command(args)
 
 
 COMMANDS = {

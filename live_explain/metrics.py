@@ -82,12 +82,19 @@ class DetectionEvaluator:
         return float(np.mean(list(aps.values()))) if aps else 0.0
 
 
+def box_bounds(box, width: int, height: int) -> tuple[int, int, int, int]:
+    """Integer pixel bounds (x0, y0, x1, y1) of an xyxy box, x1/y1 exclusive: the box grown
+    to whole pixels and clipped to a (width, height) frame."""
+    x0, y0 = int(max(0, np.floor(box[0]))), int(max(0, np.floor(box[1])))
+    x1, y1 = int(min(width, np.ceil(box[2]))), int(min(height, np.ceil(box[3])))
+    return x0, y0, x1, y1
+
+
 def energy_in_box(heatmap: np.ndarray, box) -> float:
     """Share of a heatmap's energy (sum) that lies inside ``box`` (xyxy pixels)."""
     total = float(heatmap.sum())
     if total <= 0:
         return 0.0
     height, width = heatmap.shape
-    x0, y0 = int(max(0, np.floor(box[0]))), int(max(0, np.floor(box[1])))
-    x1, y1 = int(min(width, np.ceil(box[2]))), int(min(height, np.ceil(box[3])))
+    x0, y0, x1, y1 = box_bounds(box, width, height)
     return float(heatmap[y0:y1, x0:x1].sum()) / total

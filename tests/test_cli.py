@@ -97,17 +97,6 @@ def test_user_error_in_a_real_process_has_no_traceback(tmp_path):
     assert proc.stderr.strip().count("\n") == 0 and "no such file" in proc.stderr
 
 
-@pytest.mark.parametrize("command", ["watch", "report"])
-def test_later_features_say_not_yet_available(cli, tmp_path, command):
-    args = {
-        "watch": ["watch", "synthetic"],
-        "report": ["report", "a.jsonl", "-o", tmp_path / "r.html"],
-    }[command]
-    result = cli(*args)
-    assert result.code == 2 and len(result.err_lines) == 1
-    assert "not yet available" in result.err
-
-
 def test_models_lists_detectors_and_weights(cli):
     result = cli("models")
     assert result.code == 0
@@ -125,7 +114,8 @@ def test_record_synthetic_with_sidecar(cli, tmp_path):
     assert sidecar["finished"] is True and sidecar["source"] == "synthetic"
     assert (sidecar["width"], sidecar["height"]) == info["size"]
     assert sidecar["fps"] == 25.0 and "started_at" in sidecar
-    assert 25 <= sidecar["frames_written"] <= 45  # paced like a camera: ~1.5 s at 25 fps
+    # paced like a camera: at most ~1.5 s at 25 fps (fewer when a loaded machine renders slowly)
+    assert 5 <= sidecar["frames_written"] <= 45
     assert cli("record", "synthetic", "-o", out, "--duration", "1").code == 2  # no overwrite
 
 

@@ -1,0 +1,159 @@
+"""The monitoring parts of the command line: ``export --log/--report/--faithfulness`` and
+``live-explain report``. Importing this module costs no torch import."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from live_explain.errors import UserError
+
+FAITHFULNESS_DEFAULT = "gradcam,gradcam++,hirescam,eigencam,saliency"
+
+
+def fraction(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
+    return value
+
+
+def count(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def add_monitor_options(parser: argparse.ArgumentParser) -> None:
+    """Options of ``export`` beside ``--log`` and ``--report`` (which it already has)."""
+    group = parser.add_argument_group("monitoring (with --log or --report)")
+    group.add_argument(
+        "--faithfulness",
+        type=count,
+        metavar="N",
+        help="deletion/insertion AUC of each method on N sampled frames (slow: about "
+        "60 detector runs per detection and method)",
+    )
+    group.add_argument(
+        "--faithfulness-methods",
+        default=FAITHFULNESS_DEFAULT,
+        metavar="LIST",
+        help=f"methods to compare (default: {FAITHFULNESS_DEFAULT})",
+    )
+    group.add_argument(
+        "--attention-thresh",
+        type=fraction,
+        default=0.5,
+        metavar="T",
+        help="attention_outside_box when less than T of a map lies in its box (default: 0.5)",
+    )
+    group.add_argument(
+        "--flicker-thresh",
+        type=fraction,
+        default=0.5,
+        metavar="T",
+        help="flicker when more than T of a track's map moves in one frame (default: 0.5)",
+    )
+    group.add_argument(
+        "--low-score",
+        type=fraction,
+        default=0.6,
+        metavar="S",
+        help="low_confidence_persistent: a track below S for --low-score-frames (default: 0.6)",
+    )
+    group.add_argument("--low-score-frames", type=count, default=10, metavar="N")
+    group.add_argument(
+        "--dropout-gap",
+        type=count,
+        default=5,
+        metavar="N",
+        help="dropout: a track missing for at most N frames comes back (default: 5)",
+    )
+
+
+def check_monitor_outputs(args: argparse.Namespace) -> None:
+    """Raise :class:`UserError` for monitoring options that cannot work, before any work."""
+    from live_explain.sinks import check_output_path
+
+    outputs = [args.output]
+    for path, suffix in ((args.log, ".jsonl"), (args.report, ".html")):
+        if path is None:
+            continue
+        check_output_path(path, (args.input,), suffixes=(suffix,))
+        if any(Path(path).resolve() == Path(other).resolve() for other in outputs):
+            raise UserError(f"{path}: the same path is given for two outputs")
+        outputs.append(path)
+    if args.faithfulness and not (args.log or args.report):
+        raise UserError("--faithfulness N needs --log or --report to put its results in")
+    if args.faithfulness:
+        from live_explain.explain.detection import DETECTION_METHODS
+
+        methods = faithfulness_methods(args)
+        unknown = [m for m in methods if m not in DETECTION_METHODS or m == "none"]
+        if unknown or not methods:
+            raise UserError(
+                f"--faithfulness-methods: unknown method {', '.join(unknown) or '(none)'}; "
+                f"use some of {FAITHFULNESS_DEFAULT}"
+            )
+
+
+def faithfulness_methods(args: argparse.Namespace) -> tuple[str, ...]:
+    return tuple(m.strip() for m in args.faithfulness_methods.split(",") if m.strip())
+
+
+def make_monitor_sink(args: argparse.Namespace, source, detector):
+    """The export's monitoring sink, or ``None`` without ``--log`` and ``--report``."""
+    if not (args.log or args.report):
+        return None
+    from live_explain.monitor.events import Thresholds
+    from live_explain.monitor.sink import DriveInfo, DriveMonitorSink, FaithfulnessPlan
+
+    video = str(Path(args.output).resolve())  # relative to the log's folder where there is one
+    if args.log:
+        video = os.path.relpath(video, Path(args.log).resolve().parent)
+    drive = DriveInfo(
+        source=str(args.input),
+        source_kind=getattr(source, "kind", "unknown"),
+        fps=float(source.fps),
+        video=video,
+        settings={
+            "model": args.model,
+            "weights": getattr(detector.model, "weights_source", args.weights),
+            "method": args.method,
+            "layer": detector.layer,
+            "device": str(detector.device),
+            "score_thresh": args.score_thresh,
+            "topk": args.topk,
+            "classes": args.classes or "all",
+        },
+    )
+    thresholds = Thresholds(
+        attention_in_box=args.attention_thresh,
+        flicker=args.flicker_thresh,
+        dropout_gap=args.dropout_gap,
+        low_score=args.low_score,
+        low_score_frames=args.low_score_frames,
+    )
+    plan = None
+    if args.faithfulness:
+        plan = FaithfulnessPlan(args.faithfulness, faithfulness_methods(args), detector)
+    return DriveMonitorSink(
+        drive, thresholds, log_path=args.log, report_path=args.report, faithfulness=plan
+    )
+
+
+def report_command(args: argparse.Namespace) -> int:
+    """``live-explain report LOGS... -o OUT.html``."""
+    from live_explain.monitor.report import thumbnails_from_video, write_report
+    from live_explain.monitor.runlog import read_log
+    from live_explain.sinks import check_output_path
+
+    check_output_path(args.output, tuple(args.logs), suffixes=(".html",))
+    drives = [read_log(path) for path in args.logs]
+    thumbnails = {i: thumbnails_from_video(drive) for i, drive in enumerate(drives)}
+    write_report(args.output, drives, thumbnails)
+    frames = sum(len(d.frames) for d in drives)
+    print(f"wrote {args.output}: {len(drives)} drive{'s' * (len(drives) != 1)}, {frames} frames")
+    return 0

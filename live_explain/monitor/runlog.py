@@ -1,0 +1,357 @@
+"""The per-frame drive log (JSON Lines): its schema, a writer and a reader.
+
+A log is UTF-8 text, one JSON object per line, each with a ``record`` key:
+
+1. one ``drive`` record first: ``schema_version`` (this module's :data:`SCHEMA_VERSION`),
+   ``live_explain`` (version), ``created_at`` (ISO 8601), ``source``, ``source_kind``,
+   ``video`` (the annotated video written with it, relative to the log's folder, or null),
+   ``fps``, ``width``, ``height`` (pixels), ``settings`` (model, weights, method, layer,
+   device, score_thresh, topk, classes), ``thresholds`` (the event thresholds) and
+   ``buckets`` (the brightness and position rules of the bias audit);
+2. one ``frame`` record per frame, in order: ``frame`` (index from 0), ``pts_ms``,
+   ``detections`` (a list, best score first, each ``track_id`` (int or null), ``label``,
+   ``score``, ``box`` ([x0, y0, x1, y1] frame pixels), ``attention_in_box`` (0-1 or null),
+   ``pointing_hit`` (bool or null), ``peak_xy`` ([x, y] or null), ``refreshed`` (bool or
+   null)), ``events`` (each ``kind``, ``detection`` (row in ``detections`` or null),
+   ``track_id``, ``value``, ``detail``), ``outside_attention`` (0-1 or null),
+   ``brightness`` (mean luma 0-255), ``lighting`` (night, dusk, day), ``timings_ms``
+   (stage -> ms), ``latency_ms``, ``dropped``, ``source_state`` (null where the engine gave
+   none);
+3. zero or more ``faithfulness`` records at the end (``--faithfulness N``): ``method``,
+   ``frames``, ``detections``, ``steps``, ``baseline``, ``deletion_auc``, ``insertion_auc``,
+   ``deletion_curve``, ``insertion_curve``.
+
+Signals and events are defined in :mod:`live_explain.monitor.signals` and
+:mod:`live_explain.monitor.events`; docs/log-schema.md has an example. Readers reject other
+schema versions. The writer writes ``NAME.partial.jsonl`` and renames it when complete; an
+interrupted export keeps the partial file, which :func:`read_log` also reads.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from live_explain.errors import UserError
+from live_explain.monitor.events import Event
+from live_explain.sinks import partial_path
+
+SCHEMA_VERSION = 1
+
+
+class LogError(UserError):
+    """A file given as a drive log is missing, is not one, or has another schema version."""
+
+
+@dataclass(frozen=True)
+class DetectionRecord:
+    track_id: int | None
+    label: str
+    score: float
+    box: tuple[float, float, float, float]
+    attention_in_box: float | None
+    pointing_hit: bool | None
+    peak_xy: tuple[int, int] | None
+    refreshed: bool | None = None
+
+
+@dataclass(frozen=True)
+class FrameRecord:
+    frame: int
+    pts_ms: float
+    detections: tuple[DetectionRecord, ...]
+    events: tuple[Event, ...]
+    outside_attention: float | None
+    brightness: float
+    lighting: str
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    latency_ms: float | None = None
+    dropped: int | None = None
+    source_state: str | None = None
+
+
+@dataclass(frozen=True)
+class FaithfulnessRecord:
+    """Deletion and insertion AUC of one method (see :mod:`live_explain.monitor.faithfulness`)."""
+
+    method: str
+    frames: tuple[int, ...]
+    detections: int
+    steps: int
+    baseline: str
+    deletion_auc: float | None
+    insertion_auc: float | None
+    deletion_curve: tuple[float, ...]
+    insertion_curve: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class DriveHeader:
+    schema_version: int
+    created_at: str
+    source: str
+    source_kind: str
+    video: str | None
+    fps: float
+    width: int
+    height: int
+    settings: dict[str, Any]
+    thresholds: dict[str, Any]
+    buckets: dict[str, Any] = field(default_factory=dict)
+    live_explain: str = ""
+
+
+@dataclass
+class DriveLog:
+    """One drive as read back: its header, frames in order and faithfulness results."""
+
+    path: Path
+    header: DriveHeader
+    frames: list[FrameRecord]
+    faithfulness: list[FaithfulnessRecord]
+    complete: bool = True  # False for a partial log whose last line was cut off
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def video_path(self) -> Path | None:
+        """The annotated video named in the header, resolved against the log's folder."""
+        if not self.header.video:
+            return None
+        return self.path.parent / self.header.video
+
+
+# -- writing ---------------------------------------------------------------------------------
+
+
+def _number(value: float | None, digits: int) -> float | None:
+    if value is None or not math.isfinite(float(value)):
+        return None
+    return round(float(value), digits)
+
+
+def detection_json(record: DetectionRecord) -> dict:
+    return {
+        "track_id": record.track_id,
+        "label": record.label,
+        "score": _number(record.score, 4),
+        "box": [_number(v, 1) for v in record.box],
+        "attention_in_box": _number(record.attention_in_box, 4),
+        "pointing_hit": record.pointing_hit,
+        "peak_xy": list(record.peak_xy) if record.peak_xy is not None else None,
+        "refreshed": record.refreshed,
+    }
+
+
+def event_json(event: Event) -> dict:
+    return {
+        "kind": event.kind,
+        "detection": event.detection,
+        "track_id": event.track_id,
+        "value": _number(event.value, 4),
+        "detail": event.detail,
+    }
+
+
+def frame_json(record: FrameRecord) -> dict:
+    return {
+        "record": "frame",
+        "frame": record.frame,
+        "pts_ms": _number(record.pts_ms, 3),
+        "detections": [detection_json(d) for d in record.detections],
+        "events": [event_json(e) for e in record.events],
+        "outside_attention": _number(record.outside_attention, 4),
+        "brightness": _number(record.brightness, 2),
+        "lighting": record.lighting,
+        "timings_ms": {k: _number(v, 3) for k, v in record.timings_ms.items()},
+        "latency_ms": _number(record.latency_ms, 3),
+        "dropped": record.dropped,
+        "source_state": record.source_state,
+    }
+
+
+def faithfulness_json(record: FaithfulnessRecord) -> dict:
+    return {
+        "record": "faithfulness",
+        "method": record.method,
+        "frames": list(record.frames),
+        "detections": record.detections,
+        "steps": record.steps,
+        "baseline": record.baseline,
+        "deletion_auc": _number(record.deletion_auc, 4),
+        "insertion_auc": _number(record.insertion_auc, 4),
+        "deletion_curve": [_number(v, 4) for v in record.deletion_curve],
+        "insertion_curve": [_number(v, 4) for v in record.insertion_curve],
+    }
+
+
+def header_json(header: DriveHeader) -> dict:
+    return {"record": "drive", **asdict(header)}
+
+
+class RunLogWriter:
+    """Writes a drive log line by line to ``NAME.partial.jsonl``; :meth:`close` renames it.
+
+    Every line is flushed as it is written, so a crash loses at most the line in progress.
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self.write_path = partial_path(self.path)
+        self.frames_written = 0
+        self._file = open(self.write_path, "w", encoding="utf-8")  # noqa: SIM115 (closed by close/abort)
+        self._header_written = False
+
+    def _line(self, data: dict) -> None:
+        self._file.write(json.dumps(data, separators=(",", ":"), allow_nan=False) + "\n")
+        self._file.flush()
+
+    def write_header(self, header: DriveHeader) -> None:
+        if self._header_written:
+            raise RuntimeError("the drive header is written once, first")
+        self._line(header_json(header))
+        self._header_written = True
+
+    def write_frame(self, record: FrameRecord) -> None:
+        if not self._header_written:
+            raise RuntimeError("write the drive header before the frames")
+        self._line(frame_json(record))
+        self.frames_written += 1
+
+    def write_faithfulness(self, record: FaithfulnessRecord) -> None:
+        self._line(faithfulness_json(record))
+
+    def close(self) -> Path:
+        """Finish the log and move it to its final name."""
+        self._file.close()
+        os.replace(self.write_path, self.path)
+        return self.path
+
+    def abort(self) -> Path | None:
+        """Stop early: keep the partial log when it holds frames, else remove it."""
+        self._file.close()
+        if self.frames_written:
+            return self.write_path if self.write_path.exists() else None
+        self.write_path.unlink(missing_ok=True)
+        return None
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+def _detection(data: dict) -> DetectionRecord:
+    peak = data.get("peak_xy")
+    return DetectionRecord(
+        track_id=data["track_id"],
+        label=str(data["label"]),
+        score=float(data["score"]),
+        box=tuple(float(v) for v in data["box"]),
+        attention_in_box=data.get("attention_in_box"),
+        pointing_hit=data.get("pointing_hit"),
+        peak_xy=tuple(peak) if peak is not None else None,
+        refreshed=data.get("refreshed"),
+    )
+
+
+def _frame(data: dict) -> FrameRecord:
+    index = int(data["frame"])
+    return FrameRecord(
+        frame=index,
+        pts_ms=float(data["pts_ms"]),
+        detections=tuple(_detection(d) for d in data["detections"]),
+        events=tuple(
+            Event(
+                e["kind"],
+                index,
+                e.get("detection"),
+                e.get("track_id"),
+                float(e["value"]),
+                e.get("detail", ""),
+            )
+            for e in data["events"]
+        ),
+        outside_attention=data.get("outside_attention"),
+        brightness=float(data["brightness"]),
+        lighting=str(data["lighting"]),
+        timings_ms=dict(data.get("timings_ms") or {}),
+        latency_ms=data.get("latency_ms"),
+        dropped=data.get("dropped"),
+        source_state=data.get("source_state"),
+    )
+
+
+def _faithfulness(data: dict) -> FaithfulnessRecord:
+    return FaithfulnessRecord(
+        method=str(data["method"]),
+        frames=tuple(int(f) for f in data["frames"]),
+        detections=int(data["detections"]),
+        steps=int(data["steps"]),
+        baseline=str(data["baseline"]),
+        deletion_auc=data.get("deletion_auc"),
+        insertion_auc=data.get("insertion_auc"),
+        deletion_curve=tuple(data.get("deletion_curve") or ()),
+        insertion_curve=tuple(data.get("insertion_curve") or ()),
+    )
+
+
+def _header(data: dict, path: Path) -> DriveHeader:
+    version = data.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise LogError(
+            f"{path}: log schema_version {version} is not supported "
+            f"(this live-explain reads version {SCHEMA_VERSION})"
+        )
+    fields = {k: v for k, v in data.items() if k in DriveHeader.__dataclass_fields__}
+    return DriveHeader(**fields)
+
+
+def read_log(path: str | os.PathLike) -> DriveLog:
+    """Read a drive log written by :class:`RunLogWriter` (or its partial file).
+
+    Raises :class:`LogError` (a :class:`UserError`) when the file is missing, is not a
+    live-explain log, has another schema version or a malformed line. A cut-off last line
+    (a log whose writer was killed) is dropped and ``complete`` is False.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise LogError(f"{path}: no such file")
+    if not path.is_file():
+        raise LogError(f"{path}: not a regular file")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LogError(f"{path}: not a live-explain log ({exc.__class__.__name__})") from None
+    try:
+        first = json.loads(lines[0]) if lines else None
+    except json.JSONDecodeError:
+        first = None
+    if not isinstance(first, dict) or first.get("record") != "drive":
+        raise LogError(f"{path}: not a live-explain log (no drive record on its first line)")
+    header = _header(first, path)
+    frames, faithfulness, complete = [], [], True
+    for number, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+            kind = data["record"]
+            if kind == "frame":
+                frames.append(_frame(data))
+            elif kind == "faithfulness":
+                faithfulness.append(_faithfulness(data))
+            else:
+                raise ValueError(f"unknown record '{kind}'")
+        except json.JSONDecodeError:
+            if number == len(lines):  # the line the writer was writing when it stopped
+                complete = False
+                continue
+            raise LogError(f"{path}: line {number} is not JSON") from None
+        except (KeyError, TypeError, ValueError) as exc:
+            raise LogError(f"{path}: line {number} is malformed ({exc})") from None
+    return DriveLog(path, header, frames, faithfulness, complete)

@@ -1,0 +1,398 @@
+"""The desktop app's window, for real: the real clip and the synthetic scene through the
+real engine and the bundled demo detector, on Qt's offscreen platform (pytest-qt)."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+from conftest import CLIP_FRAMES, video_info
+
+from live_explain.ui.qt_env import prepare_qt_environment
+
+prepare_qt_environment()  # before pytest-qt makes the QApplication
+
+from PyQt6.QtCore import QElapsedTimer, QPoint, Qt, QTimer  # noqa: E402
+
+from live_explain.render import RenderStyle, draw_detections  # noqa: E402
+from live_explain.ui.frame_update import FrameUpdate  # noqa: E402
+from live_explain.ui.loaded_model import load_detector_model  # noqa: E402
+from live_explain.ui.main_window import MainWindow  # noqa: E402
+from live_explain.ui.settings import AppSettings, ExplainSettings  # noqa: E402
+
+# The demo detector's architecture with its fixed random initialisation: fast, the same on
+# every machine whatever its training state, and with no threshold it keeps five boxes a frame.
+TEST_SETTINGS = ExplainSettings(model="demo", weights="none", score_thresh=0.0, topk=5)
+WAIT_MS = 30_000  # generous: the machine is shared
+
+
+@pytest.fixture(scope="module")
+def demo_model():
+    return load_detector_model("demo", "none")
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, demo_model):
+    win = MainWindow(
+        AppSettings(tmp_path / "settings.ini"),
+        TEST_SETTINGS,
+        demo_model,
+        recordings_dir=tmp_path / "recordings",
+    )
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    win.close()
+
+
+def next_update(qtbot, win: MainWindow, action=None) -> FrameUpdate:
+    """Run ``action`` and wait for the frame it brings."""
+    with qtbot.waitSignal(win.frame_shown, timeout=WAIT_MS):
+        if action is not None:
+            action()
+    return win.last_update
+
+
+def wait_frames(qtbot, win: MainWindow, count: int) -> None:
+    target = win.frames_shown + count
+    qtbot.waitUntil(lambda: win.frames_shown >= target, timeout=WAIT_MS)
+
+
+def open_paused(qtbot, win: MainWindow, spec) -> FrameUpdate:
+    return next_update(qtbot, win, lambda: win.open_source(str(spec), playing=False))
+
+
+def test_play_pause_step_and_seek_the_real_clip(qtbot, window, clip):
+    positions: list[int] = []
+    window.frame_shown.connect(lambda _: positions.append(window.last_update.position))
+    window.open_source(str(clip))
+    wait_frames(qtbot, window, 6)
+    assert window.source_info.frame_count == CLIP_FRAMES
+    assert window.playing
+    # lossless replay: every frame, in order
+    assert positions[:6] == list(range(6))
+    assert window.transport.slider.maximum() == CLIP_FRAMES - 1
+
+    qtbot.keyClick(window, Qt.Key.Key_Space)  # pause
+    qtbot.waitUntil(lambda: not window.playing, timeout=WAIT_MS)
+    qtbot.wait(100)  # a frame in flight may still land
+    shown = window.frames_shown
+    qtbot.wait(600)
+    assert window.frames_shown == shown, "paused, yet frames kept coming"
+
+    here = window.last_update.position
+    assert next_update(
+        qtbot, window, lambda: qtbot.keyClick(window, Qt.Key.Key_Right)
+    ).position == (here + 1)
+    assert next_update(qtbot, window, lambda: window.step(-1)).position == here
+    assert next_update(qtbot, window, lambda: window.step(-1)).position == here - 1
+
+    update = next_update(qtbot, window, lambda: window.transport.slider.setValue(150))
+    assert update.position == 150
+    capture = cv2.VideoCapture(str(clip))
+    for _ in range(150):
+        capture.grab()
+    ok, frame150 = capture.read()
+    capture.release()
+    assert ok and np.array_equal(update.result.frame.image, frame150)
+    assert "frame 151/221" in window.transport.time_label.text()
+    assert "0:06.0" in window.transport.time_label.text()
+
+    next_update(qtbot, window, lambda: qtbot.keyClick(window, Qt.Key.Key_Space))  # play again
+    assert window.playing
+    wait_frames(qtbot, window, 2)
+    assert window.last_update.position > 150
+
+
+def test_speed_and_loop_controls(qtbot, window, tmp_path):
+    assert window.transport.speed == 1.0
+    qtbot.keyClick(window, Qt.Key.Key_Up)
+    assert window.transport.speed == 2.0
+    qtbot.keyClick(window, Qt.Key.Key_Down)
+    qtbot.keyClick(window, Qt.Key.Key_Down)
+    qtbot.keyClick(window, Qt.Key.Key_Down)
+    assert window.transport.speed == 0.25
+    for _ in range(6):
+        qtbot.keyClick(window, Qt.Key.Key_Up)
+    assert window.transport.speed == 4.0  # capped
+
+    from conftest import make_video
+
+    short = make_video(tmp_path / "short.mp4", frames=8, fps=25)
+    window.transport.loop_box.setChecked(True)
+    positions: list[int] = []
+    window.frame_shown.connect(lambda _: positions.append(window.last_update.position))
+    window.open_source(str(short))
+    qtbot.waitUntil(lambda: positions.count(0) >= 2, timeout=WAIT_MS)  # came round again
+    assert positions[:9] == [*range(8), 0]
+    window.transport.loop_box.setChecked(False)
+    qtbot.waitUntil(lambda: not window.playing, timeout=WAIT_MS)  # stops at the end
+    assert window.last_update.position == 7
+
+
+def drawn_with(update: FrameUpdate, **style) -> np.ndarray:
+    """The library's own drawing of ``update``'s detections with ``style``."""
+    return draw_detections(update.result.frame.image, update.detections, RenderStyle(**style))
+
+
+def test_method_and_opacity_changes_apply_on_the_next_frame(qtbot, window, clip):
+    first = open_paused(qtbot, window, clip)
+    assert len(first.detections) >= 1 and first.detections.heatmaps is not None
+    assert np.array_equal(first.result.overlay, drawn_with(first, alpha=0.45))
+
+    faint = next_update(qtbot, window, lambda: window.controls.set_opacity(0.0))
+    assert faint.position == first.position  # paused: the same frame, drawn again
+    assert window.explain.alpha == 0.0 and window.controls.opacity_label.text() == "0%"
+    assert np.array_equal(faint.result.overlay, drawn_with(faint, alpha=0.0))
+    assert not np.array_equal(faint.result.overlay, first.result.overlay)
+
+    strong = next_update(qtbot, window, lambda: window.controls.set_opacity(0.9))
+    assert np.array_equal(strong.result.overlay, drawn_with(strong, alpha=0.9))
+
+    eigen = next_update(qtbot, window, lambda: window.controls.set_method("eigencam"))
+    assert window.explain.method == "eigencam"
+    assert eigen.position == first.position
+    assert eigen.detections.heatmaps is not None and len(eigen.detections) == len(first.detections)
+    assert not np.allclose(eigen.detections.heatmaps, first.detections.heatmaps, atol=1e-3)
+
+    boxes_only = next_update(qtbot, window, lambda: window.controls.set_method("none"))
+    assert boxes_only.detections.heatmaps is None
+    assert set(boxes_only.attention) == {None}
+    assert window.table.item(0, 3).text() == "n/a"
+
+
+def test_select_a_detection_in_the_view_and_in_the_table(qtbot, window, clip):
+    first = open_paused(qtbot, window, clip)
+    dets = first.detections
+    assert len(dets) >= 2
+    assert window.table.rowCount() == len(dets)
+    assert [window.table.item(r, 1).text() for r in range(len(dets))] == dets.names
+
+    # the point farthest from every box: per-box maps (and labels) leave it untouched
+    height, width = first.result.frame.image.shape[:2]
+    free = np.full((height, width), 255, np.uint8)
+    for x0, y0, x1, y1 in dets.boxes.astype(int):
+        free[max(0, y0 - 40) : y1, x0:x1] = 0  # the box and the label above it
+    distance = cv2.distanceTransform(free, cv2.DIST_L2, 5)
+    far = np.unravel_index(int(np.argmax(distance)), distance.shape)
+    assert distance[far] > 50
+    assert np.array_equal(first.result.overlay[far], first.result.frame.image[far])
+
+    view = window.view
+    areas = (dets.boxes[:, 2] - dets.boxes[:, 0]) * (dets.boxes[:, 3] - dets.boxes[:, 1])
+    row = int(np.argmin(areas))
+    centre = view.to_widget(dets.boxes[row]).center()
+    assert view.detection_at(centre) == row
+    key = first.selection_keys[row]
+    hover = view.describe(row)
+    assert dets.names[row] in hover and f"#{key}" in hover and "attention in box" in hover
+
+    def click(point: QPoint) -> None:
+        qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=point)
+
+    chosen = next_update(qtbot, window, lambda: click(centre.toPoint()))
+    assert window.explain.selected == key
+    assert window.table.selected == key
+    assert window.table.selectionModel().selectedRows()[0].row() == row
+    # that detection's map alone now covers the whole frame
+    assert not np.array_equal(chosen.result.overlay[far], chosen.result.frame.image[far])
+
+    corner = QPoint(int(view.image_rect().x()) + 2, int(view.image_rect().bottom()) - 2)
+    assert view.detection_at(corner.toPointF()) is None
+    cleared = next_update(qtbot, window, lambda: click(corner))
+    assert window.explain.selected is None and window.table.selectionModel().selectedRows() == []
+    assert np.array_equal(cleared.result.overlay[far], cleared.result.frame.image[far])
+
+    other = (row + 1) % len(dets)
+    next_update(qtbot, window, lambda: window.table.selectRow(other))
+    assert window.explain.selected == first.selection_keys[other]
+    assert view.selected == first.selection_keys[other]
+
+
+def test_records_a_few_seconds_of_the_synthetic_scene(qtbot, window, tmp_path):
+    window.open_source("synthetic")
+    wait_frames(qtbot, window, 3)
+    assert window.source_info.frame_count is None  # live: no seeking
+    assert not window.transport.slider.isEnabled()
+
+    recorded_pts: list[float] = []  # the frames shown while recording are the ones written
+
+    def shown(_: int) -> None:
+        if window.recording is not None:
+            recorded_pts.append(window.last_update.result.frame.pts_ms)
+
+    window.frame_shown.connect(shown)
+    qtbot.keyClick(window, Qt.Key.Key_R)
+    qtbot.waitUntil(lambda: window.recording is not None, timeout=WAIT_MS)
+    path = window.recording
+    assert path.parent == tmp_path / "recordings"
+    assert window.record_label.text().startswith("● REC")
+    assert window.transport.record_button.isChecked()
+    qtbot.wait(2500)
+    qtbot.keyClick(window, Qt.Key.Key_R)
+    qtbot.waitUntil(lambda: window.recording is None, timeout=WAIT_MS)
+    assert not window.transport.record_button.isChecked()
+
+    info = video_info(path)
+    assert info["codec"] == "h264" and info["size"] == (640, 360) and info["fps"] == 25.0
+    # the feed's real timing, however slowly inference ran: frames dropped by the live
+    # source are filled by holding the previous frame
+    assert len(recorded_pts) >= 3
+    span_frames = round((recorded_pts[-1] - recorded_pts[0]) * 25 / 1000) + 1
+    assert info["frames"] == span_frames >= len(recorded_pts)
+    sidecar = json.loads(path.with_suffix(".json").read_text())
+    assert sidecar["finished"] and sidecar["frames_written"] == info["frames"]
+    assert sidecar["source"] == "synthetic" and (sidecar["width"], sidecar["height"]) == (640, 360)
+
+    # a change reaches the running live pipeline: a frame or two may already be in flight
+    def drawn_merged() -> bool:
+        update = window.last_update
+        return np.array_equal(update.result.overlay, drawn_with(update, merged=True))
+
+    assert not drawn_merged()
+    window.controls.map_box.setCurrentIndex(window.controls.map_box.findData(True))
+    qtbot.waitUntil(drawn_merged, timeout=WAIT_MS)
+    assert any("recorded" in m for m in window.notices.messages("info"))
+
+
+def test_export_in_the_background_with_progress_and_cancel(qtbot, window, clip, tmp_path):
+    open_paused(qtbot, window, clip)
+    qtbot.keyClick(window, Qt.Key.Key_E)
+    dialog = window.export_dialog
+    assert dialog is not None and dialog.isVisible() and not dialog.isModal()
+    output = tmp_path / "short.mp4"
+    dialog.path_edit.setText(str(output))
+    dialog.end_box.setValue(0.4)  # 10 frames at 25 fps
+    progress: list[tuple[int, int]] = []
+    dialog.progress.connect(lambda done, total: progress.append((done, total)))
+    with qtbot.waitSignal(dialog.finished_export, timeout=120_000) as done:
+        dialog.start()
+        assert dialog.running and dialog.cancel_button.isEnabled()
+        # the window stays usable meanwhile
+        next_update(qtbot, window, lambda: window.step(1))
+    assert done.args[0] is True, done.args[1]
+    assert video_info(output)["frames"] == 10
+    assert progress[-1] == (10, 10) and dialog.progress_bar.value() == 10
+
+    whole = tmp_path / "whole.mp4"
+    dialog.path_edit.setText(str(whole))
+    dialog.end_box.setValue(0.0)  # to the end
+    with qtbot.waitSignal(dialog.finished_export, timeout=120_000) as done:
+        dialog.start()
+        qtbot.waitUntil(lambda: dialog.job.frames_written >= 3, timeout=120_000)
+        qtbot.mouseClick(dialog.cancel_button, Qt.MouseButton.LeftButton)
+    ok, message = done.args
+    assert not ok and "cancelled" in message
+    assert 3 <= dialog.job.frames_written < CLIP_FRAMES
+    assert not whole.exists() and not (tmp_path / "whole.partial.mp4").exists()
+    assert dialog.start_button.isEnabled() and not dialog.cancel_button.isEnabled()
+    dialog.close()
+
+
+def test_the_event_loop_stays_responsive_while_a_source_plays(qtbot, window, clip):
+    window.open_source(str(clip))
+    wait_frames(qtbot, window, 2)
+    frames_before = window.frames_shown
+    delays: list[int] = []
+    clock = QElapsedTimer()
+    timer = QTimer(window, singleShot=True, interval=10)
+    timer.setTimerType(Qt.TimerType.PreciseTimer)
+
+    def fired() -> None:  # a 10 ms timer, restarted each time it fires
+        delays.append(clock.elapsed())
+        clock.start()
+        timer.start()
+
+    timer.timeout.connect(fired)
+    clock.start()
+    timer.start()
+    # measure while at least 5 frames are explained and painted, however slow the machine
+    qtbot.waitUntil(
+        lambda: window.frames_shown - frames_before >= 5 and len(delays) >= 50, timeout=120_000
+    )
+    timer.timeout.disconnect(fired)
+    timer.stop()
+    assert window.playing
+    assert max(delays) < 100, f"a 10 ms timer fired after {max(delays)} ms"
+
+
+def test_layer_inspector_follows_the_target_layer(qtbot, window, clip):
+    open_paused(qtbot, window, clip)
+    qtbot.waitUntil(lambda: window.inspector.pictures is not None, timeout=WAIT_MS)
+    pictures = window.inspector.pictures
+    assert pictures.layer == "backbone" and pictures.frame_index == 0
+    assert pictures.feature_maps.std() > 5 and pictures.filters.std() > 5
+
+    item = window.controls.layer_tree.findItems(
+        "body", Qt.MatchFlag.MatchRecursive | Qt.MatchFlag.MatchExactly
+    )[0]
+    assert item.data(0, Qt.ItemDataRole.UserRole) == "backbone.body"
+    update = next_update(qtbot, window, lambda: window.controls._layer_chosen(item))
+    assert window.explain.layer == "backbone.body"
+    assert update.detections.heatmaps is not None
+    qtbot.waitUntil(lambda: window.inspector.pictures.layer == "backbone.body", timeout=WAIT_MS)
+
+
+def test_a_bad_weights_file_is_a_notice_and_the_old_model_stays(qtbot, window, clip, tmp_path):
+    open_paused(qtbot, window, clip)
+    missing = str(tmp_path / "missing.pt")
+    window.controls.weights_box.setCurrentText(missing)
+    window.controls._weights_entered()
+    qtbot.waitUntil(
+        lambda: any("weights file not found" in m for m in window.notices.messages("error")),
+        timeout=WAIT_MS,
+    )
+    qtbot.waitUntil(lambda: window.explain.weights == "none", timeout=WAIT_MS)
+    assert window.controls.weights_box.currentText() == "none"
+    assert next_update(qtbot, window, lambda: window.step(1)).position == 1  # still working
+
+
+def test_a_missing_camera_is_a_notice_not_a_frozen_window(qtbot, window):
+    with qtbot.waitSignal(
+        window.source_state, timeout=WAIT_MS, check_params_cb=lambda s: s == "failed"
+    ):
+        window.open_source("7")
+    assert any("camera 7" in m for m in window.notices.messages("error"))
+    assert "failed" in window.source_label.text()
+    clock = QElapsedTimer()
+    clock.start()
+    qtbot.wait(50)
+    assert clock.elapsed() < 1000
+
+
+def test_settings_and_recent_sources_persist(qtbot, tmp_path, demo_model, clip):
+    settings_file = tmp_path / "settings.ini"
+    win = MainWindow(AppSettings(settings_file), TEST_SETTINGS, demo_model, tmp_path / "rec")
+    qtbot.addWidget(win)
+    win.controls.set_opacity(0.7)
+    win.controls.colormap_box.setCurrentText("inferno")
+    win.open_source(str(clip), playing=False)
+    win.close()
+
+    again = AppSettings(settings_file)
+    remembered = again.explain()
+    assert remembered.alpha == pytest.approx(0.7) and remembered.colormap == "inferno"
+    assert remembered.model == "demo" and remembered.weights == "none"
+    assert remembered.score_thresh == 0.0 and remembered.topk == 5
+    assert again.recent_sources()[0] == str(clip)
+    win2 = MainWindow(again, loaded=demo_model, recordings_dir=tmp_path / "rec")
+    qtbot.addWidget(win2)
+    assert win2.controls.opacity_slider.value() == 70
+    assert win2.controls.colormap_box.currentText() == "inferno"
+
+
+def test_screenshot_key_saves_the_view(qtbot, window, clip, tmp_path):
+    open_paused(qtbot, window, clip)
+    qtbot.keyClick(window, Qt.Key.Key_S)
+    shots = list((tmp_path / "recordings").glob("screenshot-*.png"))
+    assert len(shots) == 1
+    image = cv2.imread(str(shots[0]))
+    ratio = window.view.devicePixelRatioF()
+    assert image.shape[:2] == (
+        round(window.view.height() * ratio),
+        round(window.view.width() * ratio),
+    )
+    assert image.std() > 10

@@ -1,0 +1,255 @@
+"""Export: the annotated H.264 video of the current file or folder, made in the background
+with the current explanation settings while the window stays usable.
+
+The job runs the same :class:`~live_explain.engine.Pipeline` and
+:class:`~live_explain.sinks.H264Writer` as ``live-explain export``, on its own copy of the
+model. Cancel stops it after the frame in flight and removes the partial file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PyQt6.QtCore import QThread, pyqtSignal
+from PyQt6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from live_explain.errors import UserError
+from live_explain.sinks import H264Writer, check_output_path
+from live_explain.sources import VideoFileSource, open_source
+from live_explain.ui.loaded_model import LoadedModel, make_pipeline
+from live_explain.ui.settings import ExplainSettings
+
+
+class ExportJob(QThread):
+    """Writes ``output`` from ``spec`` (a file or folder); ``cancel()`` stops it."""
+
+    progress = pyqtSignal(int, int)  # frames done, frames expected (0: unknown)
+    done = pyqtSignal(bool, str)  # success, message
+
+    def __init__(
+        self,
+        spec: str,
+        output: Path,
+        loaded: LoadedModel,
+        settings: ExplainSettings,
+        *,
+        start_s: float | None = None,
+        end_s: float | None = None,
+        folder_fps: float = 10.0,
+    ) -> None:
+        super().__init__()
+        self.setObjectName("live-explain-export")
+        self.spec, self.output, self.loaded, self.settings = spec, output, loaded, settings
+        self.start_s, self.end_s, self.folder_fps = start_s, end_s, folder_fps
+        self.frames_written = 0
+        self._cancelled = False
+
+    def cancel(self) -> None:
+        """Stop after the frame in flight (the job leaves ``Pipeline.run`` itself)."""
+        self._cancelled = True
+
+    def run(self) -> None:
+        try:
+            self.done.emit(*self._export())
+        except UserError as exc:
+            self.done.emit(False, str(exc))
+        except Exception as exc:
+            self.done.emit(False, f"export failed: {type(exc).__name__}: {exc}")
+
+    def _export(self) -> tuple[bool, str]:
+        check_output_path(self.output, (self.spec,))
+        source = open_source(
+            self.spec, start_s=self.start_s, end_s=self.end_s, folder_fps=self.folder_fps
+        )
+        if (self.start_s or self.end_s) and not isinstance(source, VideoFileSource):
+            raise UserError("a start or end time applies to video files only")
+        source.start()
+        total = source.expected_frames or 0
+        if self.end_s is not None or self.start_s:
+            end = self.end_s if self.end_s is not None else total / source.fps
+            total = max(0, round((end - (self.start_s or 0.0)) * source.fps))
+        try:
+            pipeline = make_pipeline(source, self.loaded, self.settings)
+        except BaseException:
+            source.close()
+            raise
+        writer = H264Writer(self.output, source.fps)
+        try:
+            for result in pipeline.run():
+                writer.write(result.overlay)
+                self.frames_written = writer.frames_written
+                self.progress.emit(writer.frames_written, total)
+                if self._cancelled:
+                    break
+        except BaseException:
+            _discard(writer)
+            raise
+        if self._cancelled:
+            _discard(writer)
+            return False, f"export cancelled after {writer.frames_written} frames; nothing kept"
+        if writer.frames_written == 0:
+            _discard(writer)
+            return False, "no frames to export in the chosen range"
+        writer.close()
+        return True, f"exported {writer.frames_written} frames to {self.output}"
+
+
+def _discard(writer: H264Writer) -> None:
+    kept = writer.abort()
+    if kept is not None:
+        kept.unlink(missing_ok=True)
+
+
+class ExportDialog(QDialog):
+    """Output path, range, progress bar, cancel. Non-modal: the window stays usable."""
+
+    progress = pyqtSignal(int, int)  # frames done, frames expected (0: unknown)
+    finished_export = pyqtSignal(bool, str)
+
+    def __init__(
+        self,
+        spec: str,
+        loaded: LoadedModel,
+        settings: ExplainSettings,
+        output: Path,
+        *,
+        duration_s: float | None = None,
+        folder_fps: float = 10.0,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Export annotated video")
+        self.setModal(False)
+        self.spec, self.loaded, self.settings, self.folder_fps = spec, loaded, settings, folder_fps
+        self.job: ExportJob | None = None
+
+        self.path_edit = QLineEdit(str(output))
+        browse = QToolButton(text="…")
+        browse.clicked.connect(self._browse)
+        self.start_box = QDoubleSpinBox(suffix=" s", decimals=2, maximum=1e6)
+        self.end_box = QDoubleSpinBox(suffix=" s", decimals=2, maximum=1e6)
+        self.end_box.setSpecialValueText("end")  # 0 means: to the end
+        video = duration_s is not None
+        self.start_box.setEnabled(video)
+        self.end_box.setEnabled(video)
+        if duration_s:
+            self.start_box.setMaximum(duration_s)
+            self.end_box.setMaximum(duration_s)
+        self.summary = QLabel(
+            f"{Path(spec).name}: {settings.method} maps of {loaded.name}, "
+            f"{settings.colormap} at {settings.alpha:.0%}, "
+            f"{'merged' if settings.merged else 'per box'}, top {settings.topk}, "
+            f"score ≥ {settings.score_thresh:.2f}",
+            wordWrap=True,
+        )
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setRange(0, 0)
+        self.progress_bar.setVisible(False)
+        self.status = QLabel("", wordWrap=True)
+
+        path_row = QHBoxLayout()
+        path_row.addWidget(self.path_edit, 1)
+        path_row.addWidget(browse)
+        form = QFormLayout()
+        form.addRow("Output", path_row)
+        form.addRow("Start", self.start_box)
+        form.addRow("End", self.end_box)
+        self.buttons = QDialogButtonBox()
+        self.start_button = QPushButton("Export")
+        self.cancel_button = QPushButton("Cancel")
+        self.close_button = QPushButton("Close")
+        self.buttons.addButton(self.start_button, QDialogButtonBox.ButtonRole.AcceptRole)
+        self.buttons.addButton(self.cancel_button, QDialogButtonBox.ButtonRole.RejectRole)
+        self.buttons.addButton(self.close_button, QDialogButtonBox.ButtonRole.DestructiveRole)
+        self.cancel_button.setEnabled(False)
+        self.start_button.clicked.connect(self.start)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.close_button.clicked.connect(self.close)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
+        layout.addLayout(form)
+        layout.addWidget(self.progress_bar)
+        layout.addWidget(self.status)
+        layout.addWidget(self.buttons)
+        self.resize(520, 0)
+
+    @property
+    def running(self) -> bool:
+        return self.job is not None and self.job.isRunning()
+
+    def start(self) -> None:
+        if self.running:
+            return
+        output = Path(self.path_edit.text()).expanduser()
+        start = self.start_box.value() or None
+        end = self.end_box.value() or None
+        if start is not None and end is not None and end <= start:
+            self.status.setText("the end must come after the start")
+            return
+        self.job = ExportJob(
+            self.spec,
+            output,
+            self.loaded,
+            self.settings,
+            start_s=start,
+            end_s=end,
+            folder_fps=self.folder_fps,
+        )
+        self.job.progress.connect(self._progress)
+        self.job.progress.connect(self.progress)
+        self.job.done.connect(self._done)
+        self.progress_bar.setRange(0, 0)
+        self.progress_bar.setValue(0)
+        self.progress_bar.setVisible(True)
+        self.status.setText(f"exporting to {output} …")
+        self.start_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.job.start()
+
+    def cancel(self) -> None:
+        if self.running:
+            self.status.setText("cancelling …")
+            self.job.cancel()
+        else:
+            self.close()
+
+    def closeEvent(self, event) -> None:
+        if self.running:  # closing the dialog does not abandon a running export silently
+            self.job.cancel()
+            self.job.wait(10_000)
+        super().closeEvent(event)
+
+    def _progress(self, done: int, total: int) -> None:
+        if total > 0:
+            self.progress_bar.setRange(0, total)
+            self.progress_bar.setValue(min(done, total))
+        self.progress_bar.setFormat(f"{done} / {total or '?'} frames")
+
+    def _done(self, ok: bool, message: str) -> None:
+        self.status.setText(message)
+        self.start_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        if ok:
+            self.progress_bar.setValue(self.progress_bar.maximum())
+        self.finished_export.emit(ok, message)
+
+    def _browse(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export to", self.path_edit.text(), "Video (*.mp4 *.mkv *.mov)"
+        )
+        if path:
+            self.path_edit.setText(path)

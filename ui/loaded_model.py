@@ -1,0 +1,107 @@
+"""A loaded detector model, and the Detectors and Pipelines made from it.
+
+The app needs the same model in several threads at once (the engine, the layer inspector,
+an export). Forward hooks make a module unsafe to share between threads, so the loaded
+model is kept as a *template* that never runs; every user gets its own copy.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+from torch import nn
+
+from live_explain.detect import Detector, resolve_device
+from live_explain.engine import Pipeline
+from live_explain.errors import UserError
+from live_explain.explain.layers import default_layer
+from live_explain.explain.reuse import RefreshPolicy
+from live_explain.models import is_detector, load_model
+from live_explain.render import RenderStyle
+from live_explain.sources import FrameSource
+from live_explain.ui.settings import ExplainSettings
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """``template`` is never run, only copied; ``layers`` are (name, type) pairs from
+    ``named_modules()`` in order; ``categories`` the class names by label id."""
+
+    name: str
+    weights: str
+    template: nn.Module
+    categories: tuple[str, ...]
+    layers: tuple[tuple[str, str], ...]
+    weights_source: str
+    default_layer: str
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """The real classes (no background or N/A placeholders), in label order."""
+        return tuple(c for c in self.categories if c and c not in ("__background__", "N/A"))
+
+    def copy_model(self) -> nn.Module:
+        return copy.deepcopy(self.template)
+
+
+def load_detector_model(name: str, weights: str) -> LoadedModel:
+    """Load ``name`` with ``weights`` (see :func:`live_explain.models.load_model`)."""
+    if not is_detector(name):
+        raise UserError(f"{name} is not a detector")
+    model = load_model(name, weights=weights)
+    layers = tuple((n, type(m).__name__) for n, m in model.named_modules() if n)
+    return LoadedModel(
+        name=name,
+        weights=weights,
+        template=model,
+        categories=tuple(model.categories),
+        layers=layers,
+        weights_source=getattr(model, "weights_source", weights),
+        default_layer=default_layer(model),
+    )
+
+
+def usable_classes(loaded: LoadedModel, classes: tuple[str, ...] | None) -> list[str] | None:
+    """``classes`` restricted to what the model knows (``None``: every class)."""
+    if classes is None:
+        return None
+    known = set(loaded.class_names)
+    return [c for c in classes if c in known]
+
+
+def make_detector(loaded: LoadedModel, settings: ExplainSettings) -> Detector:
+    """A Detector on its own copy of the model, configured by ``settings``."""
+    method = settings.method
+    layer = None if method == "saliency" else settings.layer
+    return Detector(
+        loaded.copy_model(),
+        resolve_device(settings.device),
+        score_thresh=settings.score_thresh,
+        classes=usable_classes(loaded, settings.classes),
+        topk=settings.topk,
+        method=method,
+        layer=layer,
+    )
+
+
+def render_style(settings: ExplainSettings) -> RenderStyle:
+    return RenderStyle(
+        colormap=settings.colormap,
+        alpha=settings.alpha,
+        merged=settings.merged,
+        selected=settings.selected,
+    )
+
+
+def make_pipeline(
+    source: FrameSource | None, loaded: LoadedModel, settings: ExplainSettings
+) -> Pipeline:
+    """A pipeline on its own copy of the model, as ``settings`` say (``source=None``:
+    frames are handed to ``Pipeline.process``)."""
+    return Pipeline(
+        source,
+        make_detector(loaded, settings),
+        style=render_style(settings),
+        policy=RefreshPolicy(mode=settings.refresh),
+    )

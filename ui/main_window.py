@@ -1,0 +1,489 @@
+"""The main window: video view with HUD and transport, explanation controls, detections
+table, layer inspector, source menus, record, screenshot and export.
+
+The window owns no model and runs no inference: an :class:`EngineWorker` thread plays the
+current source and sends :class:`FrameUpdate` snapshots, which the window only paints.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtGui import QAction, QCloseEvent, QKeySequence
+from PyQt6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QInputDialog,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from live_explain.cli import RECORDINGS_DIR, default_recording_path
+from live_explain.detect import resolve_device
+from live_explain.errors import UserError
+from live_explain.sources import IMAGE_SUFFIXES, SourceState
+from live_explain.ui.camera_menu import CameraMenu
+from live_explain.ui.controls import ExplanationControls
+from live_explain.ui.detections_panel import DetectionsPanel
+from live_explain.ui.engine_worker import EngineWorker
+from live_explain.ui.export_dialog import ExportDialog
+from live_explain.ui.frame_update import FrameUpdate, SourceInfo
+from live_explain.ui.layer_inspector import LayerInspector
+from live_explain.ui.loaded_model import LoadedModel
+from live_explain.ui.notices import NoticeArea
+from live_explain.ui.settings import AppSettings, ExplainSettings
+from live_explain.ui.transport import Transport
+from live_explain.ui.video_view import Hud, VideoView
+
+VIDEO_FILTER = "Videos (*.mp4 *.mkv *.mov *.avi *.m4v *.webm);;Images ({});;All files (*)".format(
+    " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES))
+)
+DEFAULT_SIZE = (1400, 880)
+
+
+def unique_path(path: Path) -> Path:
+    """``path``, or ``name-2.ext``, ``name-3.ext`` ... if it exists."""
+    candidate, n = path, 2
+    while candidate.exists():
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+        n += 1
+    return candidate
+
+
+class MainWindow(QMainWindow):
+    """``loaded``: an already loaded model (else the first source loads ``settings.model``).
+
+    ``frame_shown(count)`` fires after each painted frame; ``source_state(state)`` when the
+    source connects, reconnects, ends or fails.
+    """
+
+    frame_shown = pyqtSignal(int)
+    source_state = pyqtSignal(str)
+
+    def __init__(
+        self,
+        app_settings: AppSettings,
+        explain: ExplainSettings | None = None,
+        loaded: LoadedModel | None = None,
+        recordings_dir: Path = RECORDINGS_DIR,
+    ) -> None:
+        super().__init__()
+        self.setWindowTitle("live-explain")
+        self.app_settings = app_settings
+        self.explain = explain or app_settings.explain()
+        self.loaded = loaded
+        self.recordings_dir = recordings_dir
+        self.worker: EngineWorker | None = None
+        self.source_info: SourceInfo | None = None
+        self.export_dialog: ExportDialog | None = None
+        self.recording: Path | None = None
+        self.frames_shown = 0
+        self.playing = False
+        self.last_update: FrameUpdate | None = None
+        self._retired: list[EngineWorker] = []  # stopped workers still finishing a frame
+        self._state = ""
+
+        self.notices = NoticeArea()
+        self.view = VideoView()
+        self.transport = Transport()
+        self.transport.set_speed(app_settings.speed())
+        self.transport.loop_box.setChecked(app_settings.loop())
+        central = QWidget()
+        column = QVBoxLayout(central)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.notices)
+        column.addWidget(self.view, 1)
+        column.addWidget(self.transport)
+        self.setCentralWidget(central)
+
+        self.controls = ExplanationControls(self.explain)
+        if loaded is not None:
+            self.controls.show_model(loaded)
+        scroll = QScrollArea()
+        scroll.setWidget(self.controls)
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.controls_dock = self._dock(
+            "Explanation", scroll, Qt.DockWidgetArea.RightDockWidgetArea
+        )
+        self.table = DetectionsPanel()
+        self.table_dock = self._dock(
+            "Detections", self.table, Qt.DockWidgetArea.RightDockWidgetArea
+        )
+        self.inspector = LayerInspector()
+        self.inspector_dock = self._dock(
+            "Layer inspector", self.inspector, Qt.DockWidgetArea.BottomDockWidgetArea
+        )
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.resizeDocks([self.controls_dock], [340], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.controls_dock, self.table_dock], [620, 200], Qt.Orientation.Vertical)
+        self.resizeDocks([self.inspector_dock], [230], Qt.Orientation.Vertical)
+
+        self.source_label = QLabel("no source")
+        self.record_label = QLabel()
+        self.statusBar().addWidget(self.source_label, 1)
+        self.statusBar().addPermanentWidget(self.record_label)
+
+        self._make_actions()
+        self._connect()
+        self.resize(*DEFAULT_SIZE)
+        geometry, state = app_settings.window_state()
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if state is not None:
+            self.restoreState(state)
+        self._show_hud()
+
+    # -- construction -------------------------------------------------------------------------
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title.lower().replace(" ", "-"))
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _action(self, text: str, slot, shortcut: str | QKeySequence | None = None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        action.triggered.connect(slot)
+        self.addAction(action)  # shortcuts work with the menu bar hidden (full screen)
+        return action
+
+    def _make_actions(self) -> None:
+        a = self._action
+        self.open_file_action = a("Open &file…", self._ask_file, QKeySequence.StandardKey.Open)
+        self.open_folder_action = a("Open f&older…", self._ask_folder)
+        self.open_url_action = a("Open &URL…", self._ask_url)
+        self.synthetic_action = a("&Synthetic scene", lambda: self.open_source("synthetic"))
+        self.quit_action = a("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.play_action = a("Play / pause", self.toggle_play, Qt.Key.Key_Space)
+        self.back_action = a("Step back", lambda: self.step(-1), Qt.Key.Key_Left)
+        self.forward_action = a("Step forward", lambda: self.step(1), Qt.Key.Key_Right)
+        self.faster_action = a("Faster", lambda: self.transport.change_speed(1), Qt.Key.Key_Up)
+        self.slower_action = a("Slower", lambda: self.transport.change_speed(-1), Qt.Key.Key_Down)
+        self.record_action = a("&Record", self.toggle_record, Qt.Key.Key_R)
+        self.record_action.setCheckable(True)
+        self.export_action = a("&Export…", self.open_export, Qt.Key.Key_E)
+        self.screenshot_action = a("&Screenshot", lambda: self.save_screenshot(), Qt.Key.Key_S)
+        self.full_screen_action = a("&Full screen", self.toggle_full_screen, Qt.Key.Key_F)
+
+        menu = self.menuBar().addMenu("&Source")
+        for action in (self.open_file_action, self.open_folder_action, self.open_url_action):
+            menu.addAction(action)
+        self.camera_menu = CameraMenu(self.open_source, self)
+        menu.addMenu(self.camera_menu)
+        menu.addAction(self.synthetic_action)
+        self.recent_menu = QMenu("&Recent", self)
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        menu.addMenu(self.recent_menu)
+        menu.addSeparator()
+        menu.addAction(self.quit_action)
+        play = self.menuBar().addMenu("&Playback")
+        for action in (
+            self.play_action,
+            self.back_action,
+            self.forward_action,
+            self.faster_action,
+            self.slower_action,
+        ):
+            play.addAction(action)
+        tools = self.menuBar().addMenu("&Capture")
+        for action in (self.record_action, self.screenshot_action, self.export_action):
+            tools.addAction(action)
+        view = self.menuBar().addMenu("&View")
+        for dock in (self.controls_dock, self.table_dock, self.inspector_dock):
+            view.addAction(dock.toggleViewAction())
+        view.addAction(self.full_screen_action)
+
+    def _connect(self) -> None:
+        t = self.transport
+        t.play_toggled.connect(self.toggle_play)
+        t.step_requested.connect(self.step)
+        t.seek_requested.connect(self.seek)
+        t.speed_changed.connect(self._speed_changed)
+        t.loop_changed.connect(self._loop_changed)
+        t.record_button.clicked.connect(self.toggle_record)
+        t.screenshot_button.clicked.connect(lambda: self.save_screenshot())
+        t.export_button.clicked.connect(self.open_export)
+        self.controls.changed.connect(self.change_settings)
+        self.view.detection_clicked.connect(self.select_detection)
+        self.table.selection_changed.connect(self.select_detection)
+
+    # -- sources ------------------------------------------------------------------------------
+    def open_source(self, spec: str, playing: bool = True) -> None:
+        """Stop the current source (without waiting for it) and play ``spec``."""
+        self.close_source()
+        self.view.clear()
+        self.table.setRowCount(0)
+        self.source_info = None
+        self.last_update = None
+        self._state = SourceState.CONNECTING.value
+        self.source_label.setText(f"{spec}: opening …")
+        worker = EngineWorker(
+            spec,
+            self.explain.replace(selected=None),
+            self.loaded,
+            playing=playing,
+            speed=self.transport.speed,
+            loop=self.transport.loop_box.isChecked(),
+        )
+        worker.frame_ready.connect(self._show_frame)
+        worker.source_opened.connect(self._source_opened)
+        worker.state_changed.connect(self._state_changed)
+        worker.playing_changed.connect(self._playing_changed)
+        worker.model_ready.connect(self._model_ready)
+        worker.model_loading.connect(
+            lambda name: self.notices.notify("info", f"loading model {name} …")
+        )
+        worker.recording_changed.connect(self._recording_changed)
+        worker.notice.connect(self.notices.notify)
+        worker.settings_rejected.connect(self._settings_rejected)
+        self.worker = worker
+        self.explain = self.explain.replace(selected=None)
+        self.app_settings.add_recent_source(spec)
+        worker.start()
+
+    def close_source(self) -> None:
+        worker, self.worker = self.worker, None
+        if worker is None:
+            return
+        for signal in (
+            worker.frame_ready,
+            worker.source_opened,
+            worker.state_changed,
+            worker.playing_changed,
+            worker.model_ready,
+            worker.settings_rejected,
+        ):
+            signal.disconnect()
+        worker.stop()
+        self._retired.append(worker)
+        worker.finished.connect(lambda: self._retired.remove(worker))
+
+    def _ask_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open video or image", "", VIDEO_FILTER)
+        if path:
+            self.open_source(path)
+
+    def _ask_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open a folder of images")
+        if path:
+            self.open_source(path)
+
+    def _ask_url(self) -> None:
+        url, ok = QInputDialog.getText(self, "Open URL", "rtsp://, rtsps://, http:// or https://")
+        if ok and url.strip():
+            self.open_source(url.strip())
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for spec in self.app_settings.recent_sources():
+            action = self.recent_menu.addAction(spec)
+            action.triggered.connect(lambda _=False, s=spec: self.open_source(s))
+        if self.recent_menu.isEmpty():
+            self.recent_menu.addAction("(none yet)").setEnabled(False)
+
+    # -- what the worker reports ------------------------------------------------------------
+    def _show_frame(self, update: FrameUpdate) -> None:
+        self.last_update = update
+        self.view.show_update(update)
+        self.table.show_update(update)
+        self.transport.show_position(update.position)
+        self._state = update.source_state
+        self._show_hud()
+        layer = self.explain.layer or (self.loaded.default_layer if self.loaded else "backbone")
+        self.inspector.offer(self.loaded, update.result.frame.image, update.position, layer)
+        self.frames_shown += 1
+        self.frame_shown.emit(self.frames_shown)
+
+    def _source_opened(self, info: SourceInfo) -> None:
+        self.source_info = info
+        self.transport.set_replayable(info.frame_count, info.fps)
+        self.setWindowTitle(f"live-explain — {info.description}")
+        self._show_source_label()
+
+    def _state_changed(self, state: str) -> None:
+        self._state = state
+        self._show_source_label()
+        self._show_hud()
+        if state == SourceState.RECONNECTING.value:
+            self.notices.notify("warning", "source lost; reconnecting …")
+        self.source_state.emit(state)
+
+    def _settings_rejected(self, settings: ExplainSettings) -> None:
+        """The engine could not apply a change: show what is still in force."""
+        self.explain = settings.replace(selected=self.explain.selected)
+        self.controls.show_settings(self.explain)
+        self.app_settings.save_explain(self.explain)
+
+    def _playing_changed(self, playing: bool) -> None:
+        self.playing = playing
+        self.transport.set_playing(playing)
+
+    def _model_ready(self, loaded: LoadedModel) -> None:
+        self.notices.dismiss("loading model")
+        self.loaded = loaded
+        self.controls.show_model(loaded)
+        self._show_hud()
+
+    def _recording_changed(self, path: Path | None) -> None:
+        self.recording = path
+        on = path is not None
+        self.record_action.setChecked(on)
+        self.transport.record_button.setChecked(on)
+        self.record_label.setText(f"● REC {path.name}" if on else "")
+        self.record_label.setStyleSheet("color: #e33; font-weight: bold" if on else "")
+
+    def _show_source_label(self) -> None:
+        info = self.source_info
+        what = info.description if info else (self.worker.spec if self.worker else "no source")
+        kind = f" ({info.kind}{', live' if not info.replayable else ''})" if info else ""
+        self.source_label.setText(f"{what}{kind}: {self._state}")
+
+    def _show_hud(self) -> None:
+        update = self.last_update
+        try:
+            device = resolve_device(self.explain.device).type
+        except UserError:
+            device = self.explain.device
+        model = self.loaded.name if self.loaded else f"{self.explain.model} (loading)"
+        if self.loaded and self.loaded.weights_source.startswith("demo"):
+            model += " (demo weights)"
+        self.view.set_hud(
+            Hud(
+                fps=update.fps if update else 0.0,
+                latency_ms=update.result.latency_ms if update else 0.0,
+                device=device,
+                model=model,
+                dropped=update.result.dropped if update else 0,
+                state=self._state,
+            )
+        )
+
+    # -- user actions -------------------------------------------------------------------------
+    def toggle_play(self) -> None:
+        if self.worker is not None:
+            self.worker.toggle_play()
+
+    def step(self, delta: int) -> None:
+        if self.worker is not None:
+            self.worker.step(delta)
+
+    def seek(self, index: int) -> None:
+        if self.worker is not None:
+            self.worker.seek(index)
+
+    def _speed_changed(self, speed: float) -> None:
+        if self.worker is not None:
+            self.worker.set_speed(speed)
+        self.app_settings.save_playback(speed, self.transport.loop_box.isChecked())
+
+    def _loop_changed(self, loop: bool) -> None:
+        if self.worker is not None:
+            self.worker.set_loop(loop)
+        self.app_settings.save_playback(self.transport.speed, loop)
+
+    def change_settings(self, changes: dict) -> None:
+        """Explanation changes from the controls; they apply on the next frame."""
+        self.explain = self.explain.replace(**changes)
+        self.app_settings.save_explain(self.explain)
+        if self.worker is not None:
+            self.worker.update_settings(**changes)
+        self._show_hud()
+
+    def select_detection(self, key: int | None) -> None:
+        """Show ``key``'s heatmap alone (``None``: every detection's)."""
+        self.view.selected = key
+        self.table.select_key(key)
+        if key != self.explain.selected:
+            self.explain = self.explain.replace(selected=key)
+            if self.worker is not None:
+                self.worker.update_settings(selected=key)
+
+    def toggle_record(self) -> None:
+        if self.worker is None:
+            self.notices.notify("warning", "nothing to record: open a source first")
+            self._recording_changed(None)
+            return
+        if self.recording is not None:
+            self.worker.stop_recording()
+            return
+        try:
+            self.recordings_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            self.notices.notify("error", f"{self.recordings_dir}: cannot create ({exc.strerror})")
+            self._recording_changed(None)
+            return
+        name = default_recording_path(self.worker.spec).name
+        self.worker.start_recording(unique_path(self.recordings_dir / name))
+
+    def save_screenshot(self, path: Path | None = None) -> Path | None:
+        """A PNG of the video view (with its HUD); returns where it went."""
+        if path is None:
+            stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+            try:
+                self.recordings_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                self.notices.notify("error", f"{self.recordings_dir}: cannot create ({exc})")
+                return None
+            path = unique_path(self.recordings_dir / f"screenshot-{stamp}.png")
+        if not self.view.grab().save(str(path), "PNG"):
+            self.notices.notify("error", f"{path}: could not write the screenshot")
+            return None
+        self.notices.notify("info", f"screenshot saved to {path}")
+        return path
+
+    def open_export(self) -> ExportDialog | None:
+        """The export dialog for the current file or folder (not for live sources)."""
+        if self.export_dialog is not None and self.export_dialog.running:
+            self.export_dialog.show()
+            self.export_dialog.raise_()
+            return self.export_dialog
+        info = self.source_info
+        if info is None or not info.replayable or self.loaded is None:
+            self.notices.notify(
+                "warning", "export needs a video file or an image folder (record a live feed first)"
+            )
+            return None
+        output = unique_path(self.recordings_dir / f"{Path(info.spec).stem}-explained.mp4")
+        self.export_dialog = ExportDialog(
+            info.spec,
+            self.loaded,
+            self.explain.replace(selected=None),
+            output,
+            duration_s=info.frame_count / info.fps if info.kind == "video" else None,
+            parent=self,
+        )
+        self.export_dialog.finished_export.connect(
+            lambda ok, message: self.notices.notify("info" if ok else "warning", message)
+        )
+        self.export_dialog.show()
+        return self.export_dialog
+
+    def toggle_full_screen(self) -> None:
+        if self.isFullScreen():
+            self.showNormal()
+        else:
+            self.showFullScreen()
+
+    # -- closing --------------------------------------------------------------------------------
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.export_dialog is not None:
+            self.export_dialog.close()
+        self.close_source()
+        for worker in list(self._retired):
+            worker.wait(10_000)
+        self.inspector.close_worker()
+        self.app_settings.save_window_state(self.saveGeometry(), self.saveState())
+        self.app_settings.save_explain(self.explain)
+        self.app_settings.sync()
+        super().closeEvent(event)

@@ -1,0 +1,169 @@
+"""The video: the engine's overlay, the HUD, and the boxes under the mouse.
+
+Hovering a box shows its class, score, track id and attention-in-box; clicking a box
+selects that detection (its heatmap alone is drawn), clicking empty space shows all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PyQt6.QtCore import QPointF, QRectF, Qt, pyqtSignal
+from PyQt6.QtGui import QColor, QFont, QImage, QMouseEvent, QPainter, QPen
+from PyQt6.QtWidgets import QToolTip, QWidget
+
+from live_explain.ui.frame_update import FrameUpdate
+from live_explain.ui.images import ImagePane, bgr_to_qimage
+
+PLACEHOLDER = (
+    "No source. Open a file, a folder, a URL, a camera or the synthetic scene (Source menu)."
+)
+
+
+@dataclass(frozen=True)
+class Hud:
+    """The numbers drawn in the corner of the video."""
+
+    fps: float = 0.0
+    latency_ms: float = 0.0
+    device: str = ""
+    model: str = ""
+    dropped: int = 0
+    state: str = ""
+
+    def lines(self) -> list[str]:
+        return [
+            f"{self.fps:5.1f} fps   latency {self.latency_ms:4.0f} ms   dropped {self.dropped}",
+            f"{self.model} on {self.device}",
+        ]
+
+
+class VideoView(ImagePane):
+    """Shows :class:`FrameUpdate` overlays; emits ``detection_clicked`` with the clicked
+    detection's selection key (track id), or ``None`` for a click on empty space."""
+
+    detection_clicked = pyqtSignal(object)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(PLACEHOLDER, parent)
+        self.setObjectName("video")
+        self.setMouseTracking(True)
+        self.update_shown: FrameUpdate | None = None
+        self.hud = Hud()
+        self.selected: int | None = None
+        self.hovered: int | None = None  # row under the mouse
+
+    def show_update(self, update: FrameUpdate) -> None:
+        self.update_shown = update
+        self.set_image(bgr_to_qimage(update.result.overlay))
+
+    def set_hud(self, hud: Hud) -> None:
+        self.hud = hud
+        self.update()
+
+    def clear(self) -> None:
+        self.update_shown = None
+        self.hovered = None
+        self.set_image(QImage())
+
+    # -- geometry ---------------------------------------------------------------------------
+    def to_frame(self, point: QPointF) -> QPointF | None:
+        """Widget coordinates -> frame pixels (``None`` outside the image)."""
+        rect = self.image_rect()
+        if rect.isEmpty() or not rect.contains(point):
+            return None
+        scale = self.image.width() / rect.width()
+        return QPointF((point.x() - rect.x()) * scale, (point.y() - rect.y()) * scale)
+
+    def to_widget(self, box: np.ndarray) -> QRectF:
+        """A frame-pixel xyxy box -> widget coordinates."""
+        rect = self.image_rect()
+        scale = rect.width() / max(self.image.width(), 1)
+        x0, y0, x1, y1 = (float(v) * scale for v in box)
+        return QRectF(rect.x() + x0, rect.y() + y0, x1 - x0, y1 - y0)
+
+    def detection_at(self, point: QPointF) -> int | None:
+        """Row of the smallest box under ``point`` (widget coordinates), if any."""
+        if self.update_shown is None:
+            return None
+        where = self.to_frame(point)
+        if where is None:
+            return None
+        boxes = self.update_shown.detections.boxes
+        if len(boxes) == 0:
+            return None
+        x, y = where.x(), where.y()
+        inside = (boxes[:, 0] <= x) & (x <= boxes[:, 2]) & (boxes[:, 1] <= y) & (y <= boxes[:, 3])
+        rows = np.flatnonzero(inside)
+        if len(rows) == 0:
+            return None
+        areas = (boxes[rows, 2] - boxes[rows, 0]) * (boxes[rows, 3] - boxes[rows, 1])
+        return int(rows[np.argmin(areas)])
+
+    def describe(self, row: int) -> str:
+        """The hover text of detection ``row``."""
+        update = self.update_shown
+        assert update is not None
+        dets = update.detections
+        track = (
+            f"track #{update.selection_keys[row]}" if dets.track_ids is not None else "untracked"
+        )
+        attention = update.attention[row]
+        inside = "n/a" if attention is None else f"{attention:.0%}"
+        return (
+            f"{dets.names[row]}  {float(dets.scores[row]):.2f}\n{track}\nattention in box: {inside}"
+        )
+
+    # -- mouse ------------------------------------------------------------------------------
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        row = self.detection_at(event.position())
+        if row != self.hovered:
+            self.hovered = row
+            self.update()
+        if row is None:
+            QToolTip.hideText()
+        else:
+            QToolTip.showText(event.globalPosition().toPoint(), self.describe(row), self)
+        super().mouseMoveEvent(event)
+
+    def leaveEvent(self, event) -> None:
+        self.hovered = None
+        self.update()
+        super().leaveEvent(event)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton and self.update_shown is not None:
+            row = self.detection_at(event.position())
+            key = None if row is None else self.update_shown.selection_keys[row]
+            self.detection_clicked.emit(key)
+        super().mousePressEvent(event)
+
+    # -- painting ---------------------------------------------------------------------------
+    def paint_over(self, painter: QPainter) -> None:
+        update, row = self.update_shown, self.hovered
+        if update is not None and row is not None and row < len(update.detections):
+            pen = QPen(QColor(255, 255, 255), 1.5, Qt.PenStyle.DashLine)
+            painter.setPen(pen)
+            painter.drawRect(self.to_widget(update.detections.boxes[row]))
+        self._paint_hud(painter)
+
+    def _paint_hud(self, painter: QPainter) -> None:
+        font = QFont(self.font())
+        font.setPointSizeF(max(8.0, font.pointSizeF() * 0.95))
+        font.setStyleHint(QFont.StyleHint.Monospace)
+        font.setFamily("DejaVu Sans Mono")
+        painter.setFont(font)
+        metrics = painter.fontMetrics()
+        lines = self.hud.lines()
+        if self.hud.state and self.hud.state != "connected":
+            lines.append(f"source {self.hud.state}")
+        width = max(metrics.horizontalAdvance(line) for line in lines) + 16
+        height = metrics.lineSpacing() * len(lines) + 10
+        rect = self.image_rect()
+        box = QRectF(rect.x() + 8, rect.y() + 8, width, height)
+        painter.fillRect(box, QColor(0, 0, 0, 150))
+        painter.setPen(QColor(235, 235, 235))
+        for i, line in enumerate(lines):
+            baseline = box.y() + 5 + metrics.ascent() + i * metrics.lineSpacing()
+            painter.drawText(QPointF(box.x() + 8, baseline), line)
