@@ -190,8 +190,8 @@ class Pipeline:
             worker.start()
         try:
             while True:
-                item = results.get()
-                if item is _END:
+                item = _get(results, self._stop)
+                if item is None or item is _END:  # stopped (stop()) or finished
                     return
                 if isinstance(item, BaseException):
                     raise item

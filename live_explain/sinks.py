@@ -81,7 +81,7 @@ class H264Writer:
         *,
         atomic: bool = True,
         crf: int = 20,
-        preset: str = "veryfast",
+        preset: str = "superfast",
         keyframe_interval_s: float = 2.0,
     ) -> None:
         self.path = Path(path)

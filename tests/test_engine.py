@@ -365,3 +365,35 @@ def test_bench_reports_the_end_to_end_figures(cli):
         assert data[key] is not None and data[key] > 0, key
     assert 0 < data["reuse_correlation"] <= 1 or data["reused_maps_compared"] == 0
     assert data["gpu_peak_mem_mb"] is None and data["peak_rss_mb"] > 0
+
+
+def test_box_local_blending_equals_the_full_frame_path():
+    from live_explain.detect import Detections
+    from live_explain.render import blend_boxes
+
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 256, (90, 160, 3), dtype=np.uint8)
+    maps = rng.random((3, 90, 160), dtype=np.float32)
+    boxes = np.array([[10, 10, 60, 50], [40, 20, 100, 80], [120.5, 5.2, 159.9, 40.7]], np.float32)
+    dets = Detections(boxes, np.array([1, 2, 3]), np.array([0.9, 0.95, 0.5]), list("abc"), maps)
+    expected = blend_heat(image, heat_layer(dets, (160, 90), False), "jet", 0.3)
+    assert np.array_equal(blend_boxes(image, dets, "jet", 0.3), expected)
+
+
+def test_stop_from_another_thread_ends_the_run(mobilenet):
+    detector = Detector(mobilenet, "cpu", 0.3, None, 2, method="gradcam")
+    pipeline = Pipeline(VideoFileSource(CLIP), detector)
+    got = []
+    timer = threading.Timer(1.0, pipeline.stop)
+    timer.start()
+    finished = threading.Event()
+
+    def consume():
+        for result in pipeline.run():
+            got.append(result)
+        finished.set()
+
+    worker = threading.Thread(target=consume, daemon=True)
+    worker.start()
+    assert finished.wait(30), "run() did not end after stop()"
+    assert len(got) < 221

@@ -258,7 +258,10 @@ class MapCache:
             previous = None
             if state.shown is not None and not scene_cut and alpha < 1.0 and frame > state.seen:
                 previous = self._follow(state.shown, state.shown_box, box)
-                if refreshed[row] and correlation(previous, current) < self.policy.reset_corr:
+                coarse = (slice(None, None, 4), slice(None, None, 4))  # enough to tell a new look
+                if refreshed[row] and correlation(previous[coarse], current[coarse]) < (
+                    self.policy.reset_corr
+                ):
                     previous = None
             out = current if previous is None else alpha * current + (1.0 - alpha) * previous
             shown[row] = out
