@@ -396,3 +396,22 @@ def test_screenshot_key_saves_the_view(qtbot, window, clip, tmp_path):
         round(window.view.width() * ratio),
     )
     assert image.std() > 10
+
+
+def test_event_strip_marks_events_and_a_click_jumps_to_the_frame(qtbot, window, clip):
+    window.open_source(str(clip))
+    wait_frames(qtbot, window, 8)
+    qtbot.keyClick(window, Qt.Key.Key_Space)  # pause
+    qtbot.waitUntil(lambda: not window.playing, timeout=WAIT_MS)
+    strip = window.event_strip
+    assert strip.isVisible() and strip.frame_count == CLIP_FRAMES
+    # random weights: maps rest on context, so attention_outside_box is raised
+    assert any("attention_outside_box" in kinds for kinds in strip.events.values())
+    update = next_update(qtbot, window, lambda: window.seek(150))
+    assert update.position == 150
+    target = min(strip.events)
+    x = round(strip.x_of(target))
+    update = next_update(
+        qtbot, window, lambda: qtbot.mouseClick(strip, Qt.MouseButton.LeftButton, pos=QPoint(x, 5))
+    )
+    assert update.position == target

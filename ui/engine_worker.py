@@ -22,6 +22,7 @@ from PyQt6.QtCore import QThread, pyqtSignal
 
 from live_explain.engine import FrameResult, Pipeline
 from live_explain.errors import UserError
+from live_explain.monitor.frame_monitor import FrameMonitor
 from live_explain.recorder import FeedRecorder
 from live_explain.replay import ReplayReader, open_replay
 from live_explain.sources import FrameSource, SourceState, open_source
@@ -85,6 +86,7 @@ class EngineWorker(QThread):
         self._commands: queue.SimpleQueue[tuple] = queue.SimpleQueue()
         self._stopping = False
         self._pipeline: Pipeline | None = None
+        self._monitor = FrameMonitor()  # events for the timeline strip
         self._recorder: FeedRecorder | None = None
         self._source_kind = "source"  # what a recording's sidecar says it recorded
         self._live_source: FrameSource | None = None
@@ -294,6 +296,7 @@ class EngineWorker(QThread):
         assert self._pipeline is not None
         if reset:
             self._pipeline.reset()
+            self._monitor.reset()
         try:
             result = self._pipeline.process(frame)
         except UserError as exc:
@@ -391,6 +394,10 @@ class EngineWorker(QThread):
                 self.notice.emit("error", f"recording stopped: {exc}")
                 self._finish_recording()
         self.frames_shown += 1
+        try:
+            events = tuple(event.kind for event in self._monitor(result).events)
+        except Exception:  # monitoring must never stop the video
+            events = ()
         self.frame_ready.emit(
             FrameUpdate(
                 result=result,
@@ -399,6 +406,7 @@ class EngineWorker(QThread):
                 position=result.frame.index,
                 frame_count=frame_count,
                 fps=self._fps,
+                events=events,
             )
         )
 

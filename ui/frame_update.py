@@ -40,6 +40,7 @@ class FrameUpdate:
     position: int
     frame_count: int | None
     fps: float
+    events: tuple[str, ...] = ()  # kinds of the monitoring events raised on this frame
 
     @property
     def detections(self) -> Detections:

@@ -32,6 +32,7 @@ from live_explain.ui.camera_menu import CameraMenu
 from live_explain.ui.controls import ExplanationControls
 from live_explain.ui.detections_panel import DetectionsPanel
 from live_explain.ui.engine_worker import EngineWorker
+from live_explain.ui.event_strip import EventStrip
 from live_explain.ui.export_dialog import ExportDialog
 from live_explain.ui.frame_update import FrameUpdate, SourceInfo
 from live_explain.ui.layer_inspector import LayerInspector
@@ -100,7 +101,9 @@ class MainWindow(QMainWindow):
         column.setSpacing(0)
         column.addWidget(self.notices)
         column.addWidget(self.view, 1)
+        self.event_strip = EventStrip()
         column.addWidget(self.transport)
+        column.addWidget(self.event_strip)  # under the seek slider
         self.setCentralWidget(central)
 
         self.controls = ExplanationControls(self.explain)
@@ -209,6 +212,7 @@ class MainWindow(QMainWindow):
         t.play_toggled.connect(self.toggle_play)
         t.step_requested.connect(self.step)
         t.seek_requested.connect(self.seek)
+        self.event_strip.jump.connect(self.seek)
         t.speed_changed.connect(self._speed_changed)
         t.loop_changed.connect(self._loop_changed)
         t.record_button.clicked.connect(self.toggle_record)
@@ -298,6 +302,7 @@ class MainWindow(QMainWindow):
         self.view.show_update(update)
         self.table.show_update(update)
         self.transport.show_position(update.position)
+        self.event_strip.add(update.position, update.events)
         self._state = update.source_state
         self._show_hud()
         layer = self.explain.layer or (self.loaded.default_layer if self.loaded else "backbone")
@@ -308,6 +313,7 @@ class MainWindow(QMainWindow):
     def _source_opened(self, info: SourceInfo) -> None:
         self.source_info = info
         self.transport.set_replayable(info.frame_count, info.fps)
+        self.event_strip.reset(info.frame_count)
         self.setWindowTitle(f"live-explain — {info.description}")
         self._show_source_label()
 
