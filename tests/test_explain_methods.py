@@ -184,3 +184,14 @@ def test_layer_views_pick_the_most_active_channels_and_their_patches():
     tile = grid[4 + 20 : 4 + TILE - 20, 4 + 20 : 4 + TILE - 20]
     assert tile[..., 2].mean() > 200 and tile[..., 0].mean() < 50
     assert feature_map_grid(view, count=4).shape[2] == 3
+
+
+def test_a_peak_in_the_padding_below_the_frame_gives_the_nearest_patch():
+    import numpy as np
+
+    from live_explain.explain.features import LayerView, top_patches
+
+    acts = torch.zeros(2, 8, 8)
+    acts[1, 7, 3] = 5.0  # cell row 7 covers pixels 70-80: below a 60-pixel frame (padding)
+    grid = top_patches(LayerView(acts, (10.0, 10.0)), np.full((60, 80, 3), 90, np.uint8), 1)
+    assert grid.ndim == 3 and grid[8:-8, 8:-8].mean() > 0

@@ -140,6 +140,8 @@ def top_patches(view: LayerView, image_bgr: np.ndarray, count: int = 16) -> np.n
     for channel in most_active_channels(acts, count).tolist():
         y, x = divmod(int(acts[channel].argmax()), acts.shape[2])
         cy, cx = (y + 0.5) * cell_y, (x + 0.5) * cell_x
+        # a peak in the detector's padding (below or right of the frame): nearest frame patch
+        cy, cx = min(cy, height - 1.0), min(cx, width - 1.0)
         y0, y1 = int(max(0, cy - half)), int(min(height, cy + half))
         x0, x1 = int(max(0, cx - half)), int(min(width, cx + half))
         patch = image_bgr[y0 : max(y1, y0 + 1), x0 : max(x1, x0 + 1)]
