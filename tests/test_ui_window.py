@@ -170,6 +170,11 @@ def test_select_a_detection_in_the_view_and_in_the_table(qtbot, window, clip):
     assert len(dets) >= 2
     assert window.table.rowCount() == len(dets)
     assert [window.table.item(r, 1).text() for r in range(len(dets))] == dets.names
+    # the monitoring signals: peak in box and this frame's events per detection
+    assert {window.table.item(r, 4).text() for r in range(len(dets))} <= {"yes", "no", "n/a"}
+    flagged = [r for r in range(len(dets)) if first.row_events[r]]
+    assert all(first.attention[r] < 0.5 for r in flagged if first.attention[r] is not None)
+    assert [window.table.item(r, 5).text() for r in range(len(dets))] == list(first.row_events)
 
     # the point farthest from every box: per-box maps (and labels) leave it untouched
     height, width = first.result.frame.image.shape[:2]

@@ -1,5 +1,6 @@
 """The live table of the current frame's detections: track id, class, score, attention
-in box. Selecting a row selects that detection in the view (and the other way round)."""
+in box, whether the map's peak is in the box, and the detection's monitoring events.
+Selecting a row selects that detection in the view (and the other way round)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from PyQt6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTable
 
 from live_explain.ui.frame_update import FrameUpdate
 
-COLUMNS = ("track", "class", "score", "attention in box")
+COLUMNS = ("track", "class", "score", "attention in box", "peak in box", "events")
 KEY_ROLE = Qt.ItemDataRole.UserRole
 
 
@@ -41,16 +42,19 @@ class DetectionsPanel(QTableWidget):
             for row in range(len(dets)):
                 key = update.selection_keys[row]
                 attention = update.attention[row]
+                hit = update.pointing[row] if row < len(update.pointing) else None
                 cells = (
                     f"#{key}" if tracked else "–",
                     dets.names[row],
                     f"{float(dets.scores[row]):.2f}",
                     "n/a" if attention is None else f"{attention:.0%}",
+                    "n/a" if hit is None else ("yes" if hit else "no"),
+                    update.row_events[row] if row < len(update.row_events) else "",
                 )
                 for column, text in enumerate(cells):
                     item = QTableWidgetItem(text)
                     item.setData(KEY_ROLE, key)
-                    if column != 1:
+                    if column in (0, 2, 3):
                         item.setTextAlignment(
                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
                         )

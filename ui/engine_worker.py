@@ -394,10 +394,17 @@ class EngineWorker(QThread):
                 self.notice.emit("error", f"recording stopped: {exc}")
                 self._finish_recording()
         self.frames_shown += 1
+        count = len(result.detections)
         try:
-            events = tuple(event.kind for event in self._monitor(result).events)
+            monitored = self._monitor(result)
+            events = tuple(event.kind for event in monitored.events)
+            pointing = tuple(d.pointing_hit for d in monitored.signals.detections)
+            row_events = tuple(
+                ", ".join(sorted({e.kind for e in monitored.events if e.detection == row}))
+                for row in range(count)
+            )
         except Exception:  # monitoring must never stop the video
-            events = ()
+            events, pointing, row_events = (), (None,) * count, ("",) * count
         self.frame_ready.emit(
             FrameUpdate(
                 result=result,
@@ -407,6 +414,8 @@ class EngineWorker(QThread):
                 frame_count=frame_count,
                 fps=self._fps,
                 events=events,
+                pointing=pointing,
+                row_events=row_events,
             )
         )
 

@@ -41,6 +41,8 @@ class FrameUpdate:
     frame_count: int | None
     fps: float
     events: tuple[str, ...] = ()  # kinds of the monitoring events raised on this frame
+    pointing: tuple[bool | None, ...] = ()  # per detection: the map's peak inside its box
+    row_events: tuple[str, ...] = ()  # per detection: its events on this frame, joined
 
     @property
     def detections(self) -> Detections:
