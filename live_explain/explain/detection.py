@@ -179,6 +179,16 @@ class DetectionExplainer:
         )
         return torch.as_tensor(rows, dtype=torch.long, device=keep.device).flatten()
 
+    def _kept(self, output: dict) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        """The kept detections, the rows chosen for maps (``None``: all), and their indices."""
+        all_keep = self._select(output)
+        chosen = self._chosen(output, all_keep)
+        return all_keep, chosen, all_keep if chosen is None else all_keep[chosen]
+
+    def _nothing_to_explain(self, output, all_keep, chosen, image) -> ExplainedDetections:
+        empty = image.new_zeros((0, *image.shape[-2:]))
+        return self._result(output, all_keep, empty, {}, chosen)
+
     def _result(self, output, keep, heatmaps, timings, rows=None) -> ExplainedDetections:
         return ExplainedDetections(
             boxes=output["boxes"][keep].detach().float(),
@@ -226,13 +236,10 @@ class DetectionExplainer:
         finally:
             pool_hook.remove()
         t1 = time.perf_counter()
-        all_keep = self._select(output)
         frame_size = tuple(image.shape[-2:])
-        chosen = self._chosen(output, all_keep)
-        keep = all_keep if chosen is None else all_keep[chosen]
+        all_keep, chosen, keep = self._kept(output)
         if len(keep) == 0:
-            empty = image.new_zeros((0, *frame_size))
-            return self._result(output, all_keep, empty, {}, chosen)
+            return self._nothing_to_explain(output, all_keep, chosen, image)
 
         labels, scores = output["labels"][keep], output["scores"][keep]
         proposals = pooler_inputs["proposals"][0]
@@ -290,13 +297,10 @@ class DetectionExplainer:
         ):
             output = self.model([image])[0]
             t1 = time.perf_counter()
-            all_keep = self._select(output)
             frame_size = tuple(image.shape[-2:])
-            chosen = self._chosen(output, all_keep)
-            keep = all_keep if chosen is None else all_keep[chosen]
+            all_keep, chosen, keep = self._kept(output)
             if len(keep) == 0:
-                empty = image.new_zeros((0, *frame_size))
-                return self._result(output, all_keep, empty, {}, chosen)
+                return self._nothing_to_explain(output, all_keep, chosen, image)
             leaves = cap[self.layer].tensors
             image_list = cap["transform"].output[0]
             if needs_grad:
@@ -317,12 +321,9 @@ class DetectionExplainer:
             pixels = image.detach().requires_grad_(True)
             output = self.model([pixels])[0]
             t1 = time.perf_counter()
-            all_keep = self._select(output)
-            chosen = self._chosen(output, all_keep)
-            keep = all_keep if chosen is None else all_keep[chosen]
+            all_keep, chosen, keep = self._kept(output)
             if len(keep) == 0:
-                empty = image.new_zeros((0, *image.shape[-2:]))
-                return self._result(output, all_keep, empty, {}, chosen)
+                return self._nothing_to_explain(output, all_keep, chosen, image)
             scores = output["scores"][keep]
             eye = torch.eye(len(keep), device=scores.device, dtype=scores.dtype)
             (grad,) = _batched_vjp([scores], [pixels], [eye])
