@@ -7,6 +7,7 @@ import argparse
 import os
 from pathlib import Path
 
+from live_explain.cli import positive_int
 from live_explain.errors import UserError
 
 FAITHFULNESS_DEFAULT = "gradcam,gradcam++,hirescam,eigencam,saliency"
@@ -19,19 +20,12 @@ def fraction(text: str) -> float:
     return value
 
 
-def count(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
 def add_monitor_options(parser: argparse.ArgumentParser) -> None:
     """Options of ``export`` beside ``--log`` and ``--report`` (which it already has)."""
     group = parser.add_argument_group("monitoring (with --log or --report)")
     group.add_argument(
         "--faithfulness",
-        type=count,
+        type=positive_int,
         metavar="N",
         help="deletion/insertion AUC of each method on N sampled frames (slow: about "
         "60 detector runs per detection and method)",
@@ -63,10 +57,10 @@ def add_monitor_options(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help="low_confidence_persistent: a track below S for --low-score-frames (default: 0.6)",
     )
-    group.add_argument("--low-score-frames", type=count, default=10, metavar="N")
+    group.add_argument("--low-score-frames", type=positive_int, default=10, metavar="N")
     group.add_argument(
         "--dropout-gap",
-        type=count,
+        type=positive_int,
         default=5,
         metavar="N",
         help="dropout: a track missing for at most N frames comes back (default: 5)",
