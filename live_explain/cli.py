@@ -239,10 +239,6 @@ def build_parser() -> ArgumentParser:
     return parser
 
 
-def not_yet(feature: str, issue: str) -> UserError:
-    return UserError(f"{feature} is not yet available (it lands with the {issue} issue)")
-
-
 # -- commands -------------------------------------------------------------------------------
 
 
