@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from live_explain.cuda_io import frame_tensor_to_input
 from live_explain.errors import UserError
 from live_explain.explain.detection import DetectionExplainer
 
@@ -97,9 +98,8 @@ def class_ids(categories: list[str], names: Iterable[str] | None) -> set[int] | 
 
 def frame_to_tensor(image_bgr: np.ndarray, device: torch.device) -> torch.Tensor:
     """(H, W, 3) BGR uint8 -> (3, H, W) RGB float in [0, 1] on ``device``."""
-    tensor = torch.from_numpy(np.ascontiguousarray(image_bgr[:, :, ::-1]))
-    tensor = tensor.to(device, non_blocking=True)
-    return tensor.permute(2, 0, 1).float().div_(255.0)
+    tensor = torch.from_numpy(np.ascontiguousarray(image_bgr)).to(device, non_blocking=True)
+    return frame_tensor_to_input(tensor)
 
 
 class Detector:
