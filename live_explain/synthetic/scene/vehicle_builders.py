@@ -14,6 +14,22 @@ def _wheels(m, axles, cz, half_width, wr, tyre, cam) -> None:
         m.box(-half_width, half_width, 0.0, 2 * wr, za - wr, za + wr, tyre, tyre, tyre, cam)
 
 
+def _ground_shadow(m, half_width: float, half_length: float, colour) -> None:
+    """The dark rectangle on the road under a vehicle (owner -1: outside its truth box)."""
+    m.owner = -1
+    m.poly(
+        (
+            (-half_width, 0.0, -half_length),
+            (half_width, 0.0, -half_length),
+            (half_width, 0.0, half_length),
+            (-half_width, 0.0, half_length),
+        ),
+        colour,
+        False,
+    )
+    m.owner = 0
+
+
 class VehicleBuildersMixin:
     """``DrivingScene`` part: adds vehicles to a frame's mesh."""
 
@@ -75,18 +91,7 @@ class VehicleBuildersMixin:
         g, p = v.geo, v.pal
         hl, hw = v.length / 2, v.width / 2
         _, cy, cz = cam
-        m.owner = -1
-        m.poly(
-            (
-                (-hw - 0.1, 0.0, -hl - 0.1),
-                (hw + 0.1, 0.0, -hl - 0.1),
-                (hw + 0.1, 0.0, hl + 0.1),
-                (-hw - 0.1, 0.0, hl + 0.1),
-            ),
-            p["shadow"],
-            False,
-        )
-        m.owner = 0
+        _ground_shadow(m, hw + 0.1, hl + 0.1, p["shadow"])
         wr = g["wr"]
         axles = (-hl + (1.1 if g.get("bed") else 0.85), hl - 0.92)
         _wheels(m, axles, cz, hw - 0.06, wr, p["tyre"], cam)
@@ -200,18 +205,7 @@ class VehicleBuildersMixin:
         hl, hw = v.length / 2, v.width / 2
         cz = cam[2]
         wr, cab, cab_h, by0 = g["wr"], g["cab"], g["cab_h"], g["box_y0"]
-        m.owner = -1
-        m.poly(
-            (
-                (-hw - 0.1, 0.0, -hl - 0.1),
-                (hw + 0.1, 0.0, -hl - 0.1),
-                (hw + 0.1, 0.0, hl + 0.1),
-                (-hw - 0.1, 0.0, hl + 0.1),
-            ),
-            p["shadow"],
-            False,
-        )
-        m.owner = 0
+        _ground_shadow(m, hw + 0.1, hl + 0.1, p["shadow"])
         if v.variant == "semi":
             axles = (-hl + 1.3, -hl + 2.6, hl - cab - 1.2, hl - 1.2)
         else:
@@ -289,18 +283,7 @@ class VehicleBuildersMixin:
         hl, hw, top = v.length / 2, v.width / 2, v.height
         cz = cam[2]
         wr = g["wr"]
-        m.owner = -1
-        m.poly(
-            (
-                (-hw - 0.1, 0.0, -hl - 0.1),
-                (hw + 0.1, 0.0, -hl - 0.1),
-                (hw + 0.1, 0.0, hl + 0.1),
-                (-hw - 0.1, 0.0, hl + 0.1),
-            ),
-            p["shadow"],
-            False,
-        )
-        m.owner = 0
+        _ground_shadow(m, hw + 0.1, hl + 0.1, p["shadow"])
         axles = (-hl + 2.8, hl - 2.5)
         _wheels(m, axles, cz, hw - 0.05, wr, p["tyre"], cam)
         e, sd = m.box(-hw, hw, 0.35, top, -hl, hl, p["body"], p["side"], p["top"], cam)
@@ -342,13 +325,7 @@ class VehicleBuildersMixin:
         r = 0.31 if moto else 0.34
         tyre_w = 0.13 if moto else 0.045
         zr, zf = -hl + r + 0.02, hl - r - 0.02
-        m.owner = -1
-        m.poly(
-            ((-0.35, 0.0, -hl), (0.35, 0.0, -hl), (0.35, 0.0, hl), (-0.35, 0.0, hl)),
-            p["shadow"],
-            False,
-        )
-        m.owner = 0
+        _ground_shadow(m, 0.35, hl, p["shadow"])
         side_on = abs(cx) > 0.4
 
         def wheel(zc):
