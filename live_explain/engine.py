@@ -32,7 +32,7 @@ import torch
 from live_explain.cuda_io import DeviceIO, Readback, frame_tensor_to_input
 from live_explain.detect import Detections, Detector
 from live_explain.explain.reuse import MapCache, RefreshPolicy, SceneCutDetector
-from live_explain.render import RenderStyle, draw_detections
+from live_explain.render import RenderStyle, draw_detections, row_of_track
 from live_explain.render_device import blend_heat_tensor
 from live_explain.sources import Frame, FrameSource
 from live_explain.tracking import IoUTracker
@@ -308,7 +308,7 @@ class Pipeline:
             timer.lap("reuse")
             readback = None
             if self.io.cuda:  # colour and blend on the GPU, then one readback
-                chosen = selected_index_of(ids, style.selected)
+                chosen = row_of_track(ids, style.selected)
                 overlay = frame_u8
                 if maps is not None and len(ids):
                     overlay = blend_heat_tensor(
@@ -389,11 +389,6 @@ class Pipeline:
         its frames count from when inference took them (the queue there is not latency)."""
         live = self.source is not None and getattr(self.source, "live", False)
         return item.frame.captured_s if live else item.started_s
-
-
-def selected_index_of(track_ids: np.ndarray, selected: int | None) -> int | None:
-    rows = np.flatnonzero(track_ids == selected) if selected is not None else []
-    return int(rows[0]) if len(rows) else None
 
 
 def _without_maps(detections: Detections) -> Detections:

@@ -144,9 +144,14 @@ def selected_index(detections: Detections, selected: int | None) -> int | None:
     if selected is None:
         return None
     if detections.track_ids is not None:
-        rows = np.flatnonzero(detections.track_ids == selected)
-        return int(rows[0]) if len(rows) else None
+        return row_of_track(detections.track_ids, selected)
     return selected if 0 <= selected < len(detections) else None
+
+
+def row_of_track(track_ids: np.ndarray, track_id: int | None) -> int | None:
+    """Row of ``track_id`` in a frame's ``track_ids``, or ``None``."""
+    rows = np.flatnonzero(track_ids == track_id) if track_id is not None else []
+    return int(rows[0]) if len(rows) else None
 
 
 def box_pixels(box: np.ndarray, width: int, height: int) -> tuple[int, int, int, int]:

@@ -29,7 +29,6 @@ from live_explain.sources import FrameSource, SourceState, open_source
 from live_explain.ui.frame_update import (
     FrameUpdate,
     SourceInfo,
-    attention_in_boxes,
     selection_keys,
 )
 from live_explain.ui.loaded_model import (
@@ -397,18 +396,22 @@ class EngineWorker(QThread):
         count = len(result.detections)
         try:
             monitored = self._monitor(result)
+            signals = monitored.signals.detections
+            # an explained but all-zero map has no energy in its box: 0, not "no map"
+            attention = tuple(0.0 if d.empty else d.attention_in_box for d in signals)
             events = tuple(event.kind for event in monitored.events)
-            pointing = tuple(d.pointing_hit for d in monitored.signals.detections)
+            pointing = tuple(d.pointing_hit for d in signals)
             row_events = tuple(
                 ", ".join(sorted({e.kind for e in monitored.events if e.detection == row}))
                 for row in range(count)
             )
         except Exception:  # monitoring must never stop the video
-            events, pointing, row_events = (), (None,) * count, ("",) * count
+            attention, pointing = (None,) * count, (None,) * count
+            events, row_events = (), ("",) * count
         self.frame_ready.emit(
             FrameUpdate(
                 result=result,
-                attention=attention_in_boxes(result.detections),
+                attention=attention,
                 selection_keys=selection_keys(result.detections),
                 position=result.frame.index,
                 frame_count=frame_count,

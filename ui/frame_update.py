@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from live_explain.detect import Detections
 from live_explain.engine import FrameResult
-from live_explain.metrics import energy_in_box
 from live_explain.sources import SourceState
 
 
@@ -52,14 +51,6 @@ class FrameUpdate:
     def source_state(self) -> str:
         """The source's state (a replay, reading frames by index, is always connected)."""
         return self.result.source_state or SourceState.CONNECTED.value
-
-
-def attention_in_boxes(detections: Detections) -> tuple[float | None, ...]:
-    """Share of each detection's map inside its box (``None`` without maps)."""
-    maps = detections.heatmaps
-    if maps is None or len(maps) != len(detections):
-        return (None,) * len(detections)
-    return tuple(energy_in_box(m, b) for m, b in zip(maps, detections.boxes, strict=True))
 
 
 def selection_keys(detections: Detections) -> tuple[int, ...]:
