@@ -34,7 +34,9 @@ class DetectionEvaluator:
     """Accumulates detections and ground truth frame by frame; ``ap()`` per class, ``map()``.
 
     A detection is a true positive when it overlaps a not yet matched ground-truth box of its
-    class with IoU >= ``iou``; detections are matched best score first.
+    class with IoU >= ``iou``; detections are matched best score first. Ground truth flagged
+    ``difficult`` is handled as in PASCAL VOC: it is not counted among the objects to find,
+    and a detection whose best match is a difficult object counts neither way.
     """
 
     def __init__(self, iou: float = 0.5) -> None:
@@ -43,13 +45,16 @@ class DetectionEvaluator:
         self._hits: dict[str, list[bool]] = defaultdict(list)
         self._truths: dict[str, int] = defaultdict(int)
 
-    def add(self, boxes, labels, scores, truth_boxes, truth_labels) -> None:
+    def add(self, boxes, labels, scores, truth_boxes, truth_labels, difficult=None) -> None:
         boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
         truth_boxes = np.asarray(truth_boxes, np.float64).reshape(-1, 4)
+        hard = np.zeros(len(truth_boxes), bool) if difficult is None else np.asarray(difficult)
+        if hard.shape != (len(truth_boxes),):
+            raise ValueError("difficult needs one flag per ground-truth box")
         for name in set(labels) | set(truth_labels):
             mine = [i for i, label in enumerate(labels) if label == name]
             theirs = [i for i, label in enumerate(truth_labels) if label == name]
-            self._truths[name] += len(theirs)
+            self._truths[name] += int((~hard[theirs]).sum()) if theirs else 0
             order = sorted(mine, key=lambda i: -scores[i])
             iou = box_iou(boxes[order], truth_boxes[theirs]) if theirs else None
             taken = np.zeros(len(theirs), bool)
@@ -59,6 +64,8 @@ class DetectionEvaluator:
                     candidates = np.where(~taken, iou[row], -1.0)
                     best = int(np.argmax(candidates))
                     if candidates[best] >= self.iou:
+                        if hard[theirs[best]]:
+                            continue  # a detection of a difficult object: ignored
                         taken[best] = hit = True
                 self._scores[name].append(float(scores[i]))
                 self._hits[name].append(hit)

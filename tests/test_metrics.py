@@ -37,6 +37,22 @@ def test_duplicates_and_wrong_class_do_not_count():
     assert "truck" not in ap  # no truck in the truth: no AP for it
 
 
+def test_difficult_objects_are_neither_asked_for_nor_held_against():
+    truth = np.array([[0, 0, 10, 10], [30, 0, 40, 10]])
+    missed_hard = DetectionEvaluator()  # only the easy car found: full AP
+    missed_hard.add(truth[:1], ["car"], [0.9], truth, ["car", "car"], [False, True])
+    assert missed_hard.ap()["car"] == 1.0
+    found_hard = DetectionEvaluator()  # a confident detection of the hard car: not a FP
+    boxes = np.array([[30, 0, 40, 10], [0, 0, 10, 10]])
+    found_hard.add(boxes, ["car", "car"], [0.9, 0.5], truth, ["car", "car"], [False, True])
+    assert found_hard.ap()["car"] == 1.0
+    plain = DetectionEvaluator()  # without the flag the same detections miss half
+    plain.add(truth[:1], ["car"], [0.9], truth, ["car", "car"])
+    assert plain.ap()["car"] == pytest.approx(0.5)
+    with pytest.raises(ValueError):
+        plain.add(truth, ["car", "car"], [0.9, 0.5], truth, ["car", "car"], [True])
+
+
 def test_average_precision_envelope():
     assert average_precision(np.array([0.5, 1.0]), np.array([1.0, 0.5])) == pytest.approx(0.75)
 

@@ -111,6 +111,9 @@ def test_boxes_lie_in_the_frame_and_are_big_enough(drive):
     occlusion = np.concatenate([t["occlusion"] for t in drive])
     assert occlusion.max() <= 0.7  # more hidden than that: left out
     assert (occlusion > 0.2).sum() > 50  # partly hidden objects are kept, with their whole box
+    difficult = np.concatenate([t["difficult"] for t in drive]).astype(bool)
+    assert np.array_equal(difficult, (y1 - y0 < 12.0) | (occlusion > 0.5))
+    assert 0.05 < difficult.mean() < 0.6  # flagged, not dropped: both kinds are common
 
 
 def test_density_is_realistic(drive):

@@ -20,6 +20,7 @@ import torch
 
 from live_explain.synthetic import DrivingScene
 from live_explain.synthetic.demo_model import DEMO_CATEGORIES, INPUT_SIZE, build_demo_detector
+from live_explain.synthetic.explanation_loss import gradcam_outside_share
 
 TRAIN_SEEDS = range(1000, 1600)
 EVAL_SEEDS = range(0, 40)  # evaluate.py; never used for training
@@ -56,7 +57,14 @@ def to_training_pair(frame: np.ndarray, truth: dict, flip: bool):
         width = image.shape[-1]
         boxes = torch.stack([width - boxes[:, 2], boxes[:, 1], width - boxes[:, 0], boxes[:, 3]], 1)
     labels = torch.tensor([DEMO_CATEGORIES.index(n) for n in truth["labels"]], dtype=torch.int64)
-    return image, {"boxes": boxes, "labels": labels}
+    difficult = torch.as_tensor(truth["difficult"], dtype=torch.bool).reshape(-1)
+    return image, {"boxes": boxes, "labels": labels, "difficult": difficult}
+
+
+def explain_ramp(step: int, total: int) -> float:
+    """The explanation term's share of its weight: off for the first quarter (the detector
+    first learns to detect), then rising linearly to full over the second quarter."""
+    return min(max((step - total / 4) / (total / 4), 0.0), 1.0)
 
 
 def learning_rate(step: int, total: int, peak: float, warmup: int) -> float:
@@ -82,11 +90,20 @@ def train(
     seed: int,
     device: torch.device,
     out: Path,
+    explain_weight: float = 1.0,
+    init: Path | None = None,
 ) -> Path:
     from tqdm import tqdm
 
     torch.manual_seed(seed)
-    model = build_demo_detector().to(device).train()
+    model = build_demo_detector()
+    if init is not None:
+        payload = torch.load(init, map_location="cpu", weights_only=True)
+        model.load_state_dict({k: v.float() for k, v in payload["state_dict"].items()})
+    model = model.to(device).train()
+    seen = {}
+    model.transform.register_forward_hook(lambda m, a, out: seen.__setitem__("input", out))
+    model.backbone.register_forward_hook(lambda m, a, out: seen.__setitem__("features", out))
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     samples = training_samples(seed)
     flips = np.random.default_rng(seed + 1)
@@ -103,14 +120,30 @@ def train(
                 images.append(image.to(device))
                 targets.append({k: v.to(device) for k, v in target.items()})
             losses = model(images, targets)
+            weight = explain_weight * (1.0 if init is not None else explain_ramp(step, iterations))
+            if weight > 0:
+                image_list, sized = seen["input"]
+                easy = [~t["difficult"] for t in sized]  # as evaluated: no difficult objects
+                losses["explanation"] = weight * gradcam_outside_share(
+                    model,
+                    seen["features"],
+                    [t["boxes"][e] for t, e in zip(sized, easy, strict=True)],
+                    [t["labels"][e] for t, e in zip(sized, easy, strict=True)],
+                    image_list.image_sizes,
+                )
             loss = sum(losses.values())
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
             optimizer.step()
-            value = float(loss)
+            value = float(loss.detach())
             smoothed = value if smoothed is None else 0.98 * smoothed + 0.02 * value
-            bar.set_postfix(loss=f"{smoothed:.3f}", lr=f"{optimizer.param_groups[0]['lr']:.1e}")
+            outside = float(losses.get("explanation", torch.zeros(())).detach()) / max(weight, 1e-9)
+            bar.set_postfix(
+                loss=f"{smoothed:.3f}",
+                outside=f"{outside:.2f}",
+                lr=f"{optimizer.param_groups[0]['lr']:.1e}",
+            )
             bar.update(1)
     meta = {
         "architecture": "FasterRCNN, DemoBody + 3-level FPN (64 ch), TwoMLPHead 256",
@@ -121,6 +154,8 @@ def train(
         "batch_size": batch_size,
         "lr": lr,
         "seed": seed,
+        "explain_weight": explain_weight,
+        "init": None if init is None else init.name,
         "train_seconds": round(time.monotonic() - started, 1),
         "device": str(device),
         "torch": str(torch.__version__),
@@ -137,6 +172,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument(
+        "--explain-weight",
+        type=float,
+        default=1.0,
+        help="weight of the Grad-CAM-inside-the-box term (0: detection losses only)",
+    )
+    parser.add_argument("--init", type=Path, help="start from these weights (fine-tuning)")
     parser.add_argument("-o", "--out", type=Path, default=WEIGHTS_FILE)
     args = parser.parse_args(argv)
     device = torch.device(
@@ -144,7 +186,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.device == "auto" and torch.cuda.is_available()
         else ("cpu" if args.device == "auto" else args.device)
     )
-    path = train(args.iterations, args.batch_size, args.lr, args.seed, device, args.out)
+    path = train(
+        args.iterations,
+        args.batch_size,
+        args.lr,
+        args.seed,
+        device,
+        args.out,
+        args.explain_weight,
+        args.init,
+    )
     print(
         f"saved {path} ({path.stat().st_size / 2**20:.1f} MB); now run "
         "python -m live_explain.synthetic.evaluate --write-meta"

@@ -22,6 +22,10 @@ ONE = 1 << SHIFT
 MIN_BOX_H = 6.0  # px; smaller objects are too small to detect and are left out
 MAX_HIDDEN = 0.7  # objects hidden more than this by nearer things are left out
 MIN_INSIDE = 0.5  # objects with less than this share of their box in the frame are left out
+# Listed objects smaller or more hidden than this are marked "difficult" (as in PASCAL VOC):
+# evaluation neither asks for them nor counts a detection of them as false.
+DIFFICULT_BOX_H = 12.0  # px
+DIFFICULT_HIDDEN = 0.5
 
 # Road layout across the road (m).
 LANES = (-3.5, 0.0, 3.5)  # our direction; the ego car drives in the middle one

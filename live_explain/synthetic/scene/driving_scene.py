@@ -56,7 +56,9 @@ class DrivingScene(
     things hide part of it (riders are persons of their own, as in COCO). An object is listed
     only when its box is at least 6 px tall, at least half of it lies in the frame and at most
     70 % of its drawn pixels are hidden. Extra keys: ``occlusion`` (the hidden share of each
-    object), ``distance`` (metres ahead of the camera), ``lighting`` and ``weather``.
+    object), ``difficult`` (True for objects under 12 px tall or more than half hidden: as
+    PASCAL VOC's flag, evaluation ignores them), ``distance`` (metres ahead of the camera),
+    ``lighting`` and ``weather``.
 
     ``lighting`` is "day", "dusk" or "night" and ``weather`` "clear" or "rain"; None picks them
     from the seed (mostly day and clear). ``motion_blur`` adds the blur of driving forward.

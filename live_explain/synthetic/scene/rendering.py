@@ -12,6 +12,8 @@ import numpy as np
 from live_explain.synthetic.scene.constants import (
     _ROT,
     CAM_H,
+    DIFFICULT_BOX_H,
+    DIFFICULT_HIDDEN,
     MAX_HIDDEN,
     MIN_BOX_H,
     MIN_INSIDE,
@@ -76,6 +78,10 @@ class RenderingMixin:
             "labels": labels,
             "track_ids": ids,
             "occlusion": hidden,
+            "difficult": [
+                b[3] - b[1] < DIFFICULT_BOX_H or occ > DIFFICULT_HIDDEN
+                for b, occ in zip(boxes, hidden, strict=True)
+            ],
             "distance": dist,
             "lighting": self.lighting,
             "weather": self.weather,
