@@ -2,14 +2,14 @@
 true box, computed as the explainer computes Grad-CAM, and trainable."""
 
 import numpy as np
-import pytest
 import torch
 
 from live_explain.models import load_model
 from live_explain.synthetic import DrivingScene
 from live_explain.synthetic.demo_model import INPUT_SIZE, build_demo_detector
 from live_explain.synthetic.explanation_loss import box_cover, gradcam_outside_share
-from live_explain.synthetic.train import explain_ramp, to_training_pair
+from live_explain.synthetic.train import WEIGHTS_FILE, to_training_pair
+from live_explain.synthetic.train import main as train_main
 
 
 def test_box_cover_is_the_covered_share_of_each_cell():
@@ -18,9 +18,20 @@ def test_box_cover_is_the_covered_share_of_each_cell():
     assert float(box_cover(torch.tensor([0.0, 0.0, 24.0, 16.0]), (2, 3), 8.0).sum()) == 6.0
 
 
-def test_ramp_starts_off_and_reaches_full_weight():
-    assert explain_ramp(0, 1000) == 0.0 and explain_ramp(250, 1000) == 0.0
-    assert explain_ramp(375, 1000) == pytest.approx(0.5) and explain_ramp(900, 1000) == 1.0
+def test_stage_two_alone_is_reproducible_and_records_its_recipe(tmp_path):
+    """``train --init`` runs the explain stage alone; the same seed gives the same weights."""
+    paths = []
+    for name in ("a.pt", "b.pt"):
+        paths.append(tmp_path / name)
+        args = ["--init", str(WEIGHTS_FILE), "--explain-iterations", "2", "--batch-size", "1"]
+        train_main([*args, "--device", "cpu", "-o", str(paths[-1])])
+    a, b = (torch.load(p, weights_only=True) for p in paths)
+    assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])
+    start = torch.load(WEIGHTS_FILE, weights_only=True)["state_dict"]
+    assert any(not torch.equal(start[k], a["state_dict"][k]) for k in start)  # it trained
+    meta = a["meta"]
+    assert meta["init"] == WEIGHTS_FILE.name and meta["iterations"] is None
+    assert meta["explain_iterations"] == 2 and meta["explain_weight"] == 0.3
 
 
 def _batch(model):
