@@ -30,7 +30,8 @@ def test_stage_two_alone_is_reproducible_and_records_its_recipe(tmp_path):
     start = torch.load(WEIGHTS_FILE, weights_only=True)["state_dict"]
     assert any(not torch.equal(start[k], a["state_dict"][k]) for k in start)  # it trained
     meta = a["meta"]
-    assert meta["init"] == WEIGHTS_FILE.name and meta["iterations"] is None
+    assert meta["init"]["file"] == WEIGHTS_FILE.name and meta["iterations"] is None
+    assert meta["init"]["meta"]["input_size"] == [640, 360]  # the start's recipe travels along
     assert meta["explain_iterations"] == 2 and meta["explain_weight"] == 0.3
 
 
@@ -45,29 +46,33 @@ def _batch(model):
     return [image], [target], seen
 
 
-def test_the_term_is_a_share_and_training_on_it_lowers_it():
-    torch.manual_seed(0)
-    model = load_model("demo").train()  # trained to detect, not yet to explain
+def test_the_term_is_a_share_and_its_gradient_lowers_it():
+    """Small steps down the term's gradient (through activations and channel weights, the
+    double backward included) lower it: the term is differentiable the way training uses it."""
+    model = load_model("demo").eval()  # eval: BatchNorm's running statistics, deterministic
     images, targets, seen = _batch(model)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    params = [p for p in model.parameters() if p.requires_grad]
     shares = []
-    for _ in range(8):
-        model(images, targets)  # the forward fills seen
-        image_list, sized = seen["input"]
+    for _ in range(4):
+        model(images)  # the forward fills seen
+        image_list, _ = seen["input"]
         share = gradcam_outside_share(
             model,
             seen["features"],
-            [t["boxes"] for t in sized],
-            [t["labels"] for t in sized],
+            [t["boxes"] for t in targets],
+            [t["labels"] for t in targets],
             image_list.image_sizes,
         )
         shares.append(float(share.detach()))
-        assert 0.0 <= shares[-1] <= 1.0
-        optimizer.zero_grad()
-        share.backward()
-        optimizer.step()
-    assert shares[-1] < shares[0] - 0.2, shares  # seen: 0.998 -> 0.55 in 8 steps
-    assert np.isfinite(shares).all()
+        assert 0.0 <= shares[-1] <= 1.0 + 1.1  # the share, plus the dead-map hinge
+        grads = torch.autograd.grad(share, params, allow_unused=True)
+        norm = torch.sqrt(sum((g**2).sum() for g in grads if g is not None))
+        with torch.no_grad():
+            for p, g in zip(params, grads, strict=True):
+                if g is not None:
+                    p -= 0.01 * g / norm
+    assert all(b < a for a, b in zip(shares, shares[1:])), shares
+    assert shares[-1] < shares[0] - 0.005, shares
 
 
 def test_no_object_gives_a_zero_term():

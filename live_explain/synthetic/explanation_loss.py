@@ -7,7 +7,9 @@ object, its box is pooled as a region of interest, the box head scores it, and t
 map of that score on the FPN level the box is pooled from is formed exactly as
 :mod:`live_explain.explain.detection` forms it at inference (channel weights = the mean of the
 score's gradient over the level; ``relu(sum_c w_c A_c)``). The term is the share of the map's
-energy outside the box. Gradients flow through both the activations and the channel weights
+energy outside the box, plus a hinge that keeps the box's strongest evidence positive (at least
+``MARGIN`` of the map's largest magnitude): without it a map with no positive evidence
+anywhere (empty after the ReLU) gets no gradient at all, and such dead maps pile up. Gradients flow through both the activations and the channel weights
 (double backward through the small box head), so the detector learns features whose Grad-CAM
 maps point at the object. The maps the app shows are still plain Grad-CAM of the trained model.
 """
@@ -18,6 +20,7 @@ import torch
 from torch import nn
 
 EPS = 1e-6
+MARGIN = 0.1
 
 
 def box_cover(box: torch.Tensor, shape: tuple[int, int], stride: float) -> torch.Tensor:
@@ -43,8 +46,8 @@ def gradcam_outside_share(
     image_sizes: list[tuple[int, int]],
     max_per_image: int = 12,
 ) -> torch.Tensor:
-    """Mean share of Grad-CAM energy outside the true box, over up to ``max_per_image``
-    objects per image (a differentiable scalar; 0 when there is no object)."""
+    """Mean share of Grad-CAM energy outside the true box (plus the dead-map hinge), over up to
+    ``max_per_image`` objects per image (a differentiable scalar; 0 when there is no object)."""
     roi_heads = model.roi_heads
     pooler = roi_heads.box_roi_pool
     picked_boxes, picked_labels, owners = [], [], []
@@ -69,8 +72,10 @@ def gradcam_outside_share(
     for level, (feature, scale) in enumerate(zip(levels, pooler.scales, strict=True)):
         for r in torch.nonzero(level_of == level).flatten().tolist():
             acts = feature[owner[r]]  # (C, h, w)
-            cam = torch.relu(torch.einsum("c,chw->hw", weights[r], acts))
+            raw = torch.einsum("c,chw->hw", weights[r], acts)
+            cam = torch.relu(raw)
             inside = box_cover(all_boxes[r], acts.shape[-2:], 1.0 / scale)
-            total = cam.sum()
-            shares.append(1.0 - (cam * inside).sum() / (total + EPS))
+            share = 1.0 - (cam * inside).sum() / (cam.sum() + EPS)
+            strongest = (raw / (raw.detach().abs().amax() + EPS))[inside > 0].max()
+            shares.append(share + torch.relu(MARGIN - strongest))
     return torch.stack(shares).mean()

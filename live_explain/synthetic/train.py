@@ -6,7 +6,7 @@ it learns to explain: a term asks each object's Grad-CAM map to lie inside its t
 
 Reproducible: the scenes come from fixed training seeds (disjoint from the evaluation seeds),
 the model is initialised and the batches are drawn from fixed seeds. About 40 minutes on
-two CPU cores with the defaults (35 + 5); much faster on a GPU.
+two CPU cores with the defaults (35 + 10); much faster on a GPU.
 """
 
 from __future__ import annotations
@@ -61,7 +61,8 @@ def to_training_pair(frame: np.ndarray, truth: dict, flip: bool):
         width = image.shape[-1]
         boxes = torch.stack([width - boxes[:, 2], boxes[:, 1], width - boxes[:, 0], boxes[:, 3]], 1)
     labels = torch.tensor([DEMO_CATEGORIES.index(n) for n in truth["labels"]], dtype=torch.int64)
-    difficult = torch.as_tensor(truth["difficult"], dtype=torch.bool).reshape(-1)
+    flags = truth.get("difficult", [False] * len(labels))  # a scene's truth always has them
+    difficult = torch.as_tensor(flags, dtype=torch.bool).reshape(-1)
     return image, {"boxes": boxes, "labels": labels, "difficult": difficult}
 
 
@@ -159,7 +160,7 @@ def train(
     seed: int,
     device: torch.device,
     out: Path,
-    explain_iterations: int = 400,
+    explain_iterations: int = 800,
     explain_weight: float = 0.3,
     explain_lr: float = 1e-3,
     init: Path | None = None,
@@ -168,7 +169,7 @@ def train(
     while learning to explain (Grad-CAM inside the box), from a fresh learning-rate cycle."""
     torch.manual_seed(seed)
     model = build_demo_detector()
-    seconds = {}
+    seconds, init_meta = {}, None
     if init is None:
         model = model.to(device)
         seconds["detect"] = run_stage(  # torch's generator goes on from the initialisation
@@ -178,6 +179,7 @@ def train(
         payload = torch.load(init, map_location="cpu", weights_only=True)
         model.load_state_dict({k: v.float() for k, v in payload["state_dict"].items()})
         model = model.to(device)
+        init_meta = payload.get("meta")  # the recipe and figures of the weights started from
     if explain_iterations > 0:
         seconds["explain"] = run_stage(
             model,
@@ -198,7 +200,7 @@ def train(
         "batch_size": batch_size,
         "lr": lr,
         "seed": seed,
-        "init": None if init is None else init.name,
+        "init": None if init is None else {"file": init.name, "meta": init_meta},
         "explain_iterations": explain_iterations,
         "explain_weight": explain_weight,
         "explain_lr": explain_lr,
@@ -220,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--explain-iterations",
         type=int,
-        default=400,
+        default=800,
         help="stage 2: detection + the Grad-CAM-inside-the-box term (0: skip)",
     )
     parser.add_argument("--explain-weight", type=float, default=0.3, help="weight of that term")
