@@ -1,7 +1,8 @@
 """The demo detector's explanation-supervision term: the Grad-CAM map's energy outside the
 true box, computed as the explainer computes Grad-CAM, and trainable."""
 
-import numpy as np
+import itertools
+
 import torch
 
 from live_explain.models import load_model
@@ -71,7 +72,7 @@ def test_the_term_is_a_share_and_its_gradient_lowers_it():
             for p, g in zip(params, grads, strict=True):
                 if g is not None:
                     p -= 0.01 * g / norm
-    assert all(b < a for a, b in zip(shares, shares[1:])), shares
+    assert all(b < a for a, b in itertools.pairwise(shares)), shares
     assert shares[-1] < shares[0] - 0.005, shares
 
 

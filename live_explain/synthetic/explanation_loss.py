@@ -9,9 +9,10 @@ map of that score on the FPN level the box is pooled from is formed exactly as
 score's gradient over the level; ``relu(sum_c w_c A_c)``). The term is the share of the map's
 energy outside the box, plus a hinge that keeps the box's strongest evidence positive (at least
 ``MARGIN`` of the map's largest magnitude): without it a map with no positive evidence
-anywhere (empty after the ReLU) gets no gradient at all, and such dead maps pile up. Gradients flow through both the activations and the channel weights
-(double backward through the small box head), so the detector learns features whose Grad-CAM
-maps point at the object. The maps the app shows are still plain Grad-CAM of the trained model.
+anywhere (empty after the ReLU) gets no gradient at all, and such dead maps pile up.
+Gradients flow through both the activations and the channel weights (double backward through
+the small box head), so the detector learns features whose Grad-CAM maps point at the object.
+The maps the app shows are still plain Grad-CAM of the trained model.
 """
 
 from __future__ import annotations
