@@ -106,6 +106,32 @@ def add_refresh_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_workers_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--workers",
+        type=workers_option,
+        default=None,
+        metavar="N|auto",
+        help="inference workers whose frames overlap; tracking and maps stay in frame order "
+        "(default auto: 2 on a CPU with 2+ cores, 1 on a GPU)",
+    )
+
+
+def workers_option(text: str) -> int | None:
+    """``--workers``: ``auto`` (None) or a count of at least 1."""
+    return None if text == "auto" else positive_int(text)
+
+
+def inference_workers(args: argparse.Namespace, device) -> int:
+    """``auto``: two workers on a CPU with at least two cores (their forward passes overlap,
+    each on its share of the cores), one on a GPU (its streams already overlap the work)."""
+    import torch
+
+    if args.workers is not None:
+        return args.workers
+    return 2 if device.type == "cpu" and torch.get_num_threads() >= 2 else 1
+
+
 def refresh_policy(args: argparse.Namespace):
     from live_explain.explain.reuse import RefreshPolicy, parse_budget
 
@@ -189,6 +215,7 @@ def build_parser() -> ArgumentParser:
     add_source_options(export)
     add_model_options(export)
     add_refresh_options(export)
+    add_workers_option(export)
     add_render_options(export)
     from live_explain.monitor.cli_support import add_monitor_options
 
@@ -230,6 +257,7 @@ def build_parser() -> ArgumentParser:
     add_source_options(bench)
     add_model_options(bench)
     add_refresh_options(bench)
+    add_workers_option(bench)
 
     sub.add_parser("models", help="list models and whether their weights are here")
 
@@ -330,7 +358,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     writer = H264Writer(args.output, source.fps)
     monitor = make_monitor_sink(args, source, detector)  # None without --log/--report
     monitor_lines: list[str] = []
-    pipeline = Pipeline(source, detector, max_frames=args.max_frames, style=style, policy=policy)
+    pipeline = Pipeline(
+        source,
+        detector,
+        max_frames=args.max_frames,
+        style=style,
+        policy=policy,
+        workers=inference_workers(args, detector.device),
+    )
     started = time.perf_counter()
     bar = tqdm(
         total=expected_total(source, args.max_frames),
@@ -541,7 +576,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     result["precision"] = detector.precision
     result["refresh"] = policy.mode
     source = open_input(args)
-    pipeline = Pipeline(source, detector, policy=policy)
+    result["workers"] = inference_workers(args, detector.device)
+    pipeline = Pipeline(source, detector, policy=policy, workers=result["workers"])
     with tqdm(total=frames, unit="frame", desc="bench: pipeline", disable=quiet) as bar:
         result.update(run_pipeline_bench(pipeline, source.fps, frames, progress=bar.update))
     if detector.method != "none":

@@ -126,6 +126,9 @@ class Detector:
             raise UserError(f"--topk {topk}: must be at least 1")
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
+        # Inference only: no parameter needs a gradient (maps take gradients with respect to
+        # activations), and several threads may then run the model at once.
+        self.model.requires_grad_(False)
         self.categories: list[str] = list(model.categories)
         self.method = method
         self.precision = precision

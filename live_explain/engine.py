@@ -96,6 +96,48 @@ class _Inferred:
 _END = object()
 
 
+class _Turns:
+    """Frame-order turns for parallel inference workers: ``wait(seq)`` returns once the
+    frames before ``seq`` are ``done`` (False if stopped first)."""
+
+    def __init__(self) -> None:
+        self._next = 0
+        self._changed = threading.Condition()
+
+    def wait(self, seq: int, stop: threading.Event) -> bool:
+        with self._changed:
+            while self._next < seq and not stop.is_set():
+                self._changed.wait(0.1)
+        return not stop.is_set()
+
+    def done(self, seq: int) -> None:
+        with self._changed:
+            self._next = max(self._next, seq + 1)
+            self._changed.notify_all()
+
+
+class _Feed:
+    """The frames, handed out with their sequence numbers to whichever worker is free."""
+
+    def __init__(self, frames: Iterator[Frame]) -> None:
+        self._frames = frames
+        self._lock = threading.Lock()
+        self._seq = 0
+        self._ended = False
+        self.turns = _Turns()
+
+    def take(self) -> tuple[int, Frame | None]:
+        with self._lock:
+            seq, self._seq = self._seq, self._seq + 1
+            return seq, next(self._frames, None)
+
+    def finish(self) -> bool:
+        """True for the first worker to see the end (it alone sends the end mark)."""
+        with self._lock:
+            first, self._ended = not self._ended, True
+            return first
+
+
 class Pipeline:
     """Runs ``detector`` with explanations over ``source`` (see the module docstring).
 
@@ -111,8 +153,12 @@ class Pipeline:
         style: RenderStyle | None = None,
         policy: RefreshPolicy | None = None,
         threaded: bool = True,
+        workers: int = 1,
     ) -> None:
+        if workers < 1:
+            raise ValueError("workers must be at least 1")
         self.source = source
+        self.workers = workers
         self.detector = detector
         self.max_frames = max_frames
         self.style = style or RenderStyle()
@@ -180,12 +226,21 @@ class Pipeline:
             return
         to_render: queue.Queue = queue.Queue(QUEUE_SIZE)
         results: queue.Queue = queue.Queue(QUEUE_SIZE)
+        feed = _Feed(self._frames())
         workers = [
-            threading.Thread(target=self._infer_loop, args=(to_render,), name="infer", daemon=True),
+            threading.Thread(
+                target=self._infer_loop, args=(to_render, feed), name=f"infer-{i}", daemon=True
+            )
+            for i in range(self.workers)
+        ]
+        workers.append(
             threading.Thread(
                 target=self._render_loop, args=(to_render, results), name="render", daemon=True
-            ),
-        ]
+            )
+        )
+        threads = torch.get_num_threads()
+        if self.workers > 1:  # the cores shared out between the workers' forward passes
+            torch.set_num_threads(max(1, threads // self.workers))
         for worker in workers:
             worker.start()
         try:
@@ -205,6 +260,7 @@ class Pipeline:
                 worker.join(timeout=5.0)
                 _drain(to_render)
                 _drain(results)
+            torch.set_num_threads(threads)
 
     def _frames(self) -> Iterator[Frame]:
         count = 0
@@ -219,13 +275,24 @@ class Pipeline:
         for frame in self._frames():
             yield self.process(frame)
 
-    def _infer_loop(self, out: queue.Queue) -> None:
+    def _infer_loop(self, out: queue.Queue, feed: _Feed) -> None:
+        """One inference worker. With several, each takes the next frame and their forward
+        passes overlap, while the order-dependent steps (scene cuts, tracking, the map cache,
+        the hand-over to render) take turns in frame order."""
         try:
-            for frame in self._frames():
-                item = self._infer(frame)
-                if not _put(out, item, self._stop):
+            while True:
+                seq, frame = feed.take()
+                if frame is None:
+                    if feed.turns.wait(seq, self._stop) and feed.finish():
+                        _put(out, _END, self._stop)
+                    feed.turns.done(seq)
                     return
-            _put(out, _END, self._stop)
+                try:
+                    item = self._infer(frame, lambda seq=seq: feed.turns.wait(seq, self._stop))
+                    if not self._stop.is_set() and not _put(out, item, self._stop):
+                        return
+                finally:
+                    feed.turns.done(seq)
         except BaseException as error:  # handed to the caller's thread
             _put(out, error, self._stop)
 
@@ -268,17 +335,28 @@ class Pipeline:
         if changes:
             self.style = dataclasses.replace(self.style, **changes)
 
-    def _infer(self, frame: Frame) -> _Inferred:
+    def _infer(self, frame: Frame, wait_turn=None) -> _Inferred:
+        """Detect, explain, track and compose one frame. ``wait_turn()`` (parallel workers)
+        blocks until the previous frame's order-dependent steps are done."""
         self._apply_pending()
         detector, style, cache = self.detector, self.style, self.cache
         timer = StageTimer()
         started = timer._t
         timer.ms["wait_source"] = (started - frame.captured_s) * 1000.0
         slot = self.io.next_slot()
-        scene_cut = self.cuts(frame.image)
         tracked: dict[str, np.ndarray] = {}
+        cut: list[bool] = []
+
+        def in_turn() -> bool:
+            """Enter this frame's turn (once); the scene-cut test compares with the last frame."""
+            if not cut:
+                if wait_turn is not None:
+                    wait_turn()
+                cut.append(self.cuts(frame.image))
+            return cut[0]
 
         def choose(boxes: torch.Tensor, labels: torch.Tensor, scores: torch.Tensor):
+            scene_cut = in_turn()
             b, lab, s = boxes.cpu().numpy(), labels.cpu().numpy(), scores.cpu().numpy()
             ids = self.tracker.update(b, lab, s)
             tracked["ids"] = ids
@@ -293,6 +371,7 @@ class Pipeline:
             labels = explained.labels.cpu().numpy().astype(np.int64)
             scores = explained.scores.cpu().numpy()
             timer.lap("detect_explain")
+            scene_cut = in_turn()
             if "ids" not in tracked:  # the explainer chose nothing (method none, no detections)
                 tracked["ids"] = self.tracker.update(boxes, labels, scores)
             ids = tracked["ids"]

@@ -71,8 +71,8 @@ def test_bundled_weights_carry_their_metadata():
 @BUNDLED
 @pytest.mark.xfail(
     strict=True,
-    reason="demo issue still open: measured mAP@0.5 0.869 (goal 0.80, met) but Grad-CAM energy "
-    "in box 0.397 (goal 0.60); remove this mark once the bundled weights meet both",
+    reason="demo issue still open: measured mAP@0.5 0.839 (goal 0.80, met) but Grad-CAM energy "
+    "in box 0.478 (goal 0.60); remove this mark once the bundled weights meet both",
 )
 def test_bundled_weights_meet_the_quality_goals():
     meta = torch.load(demo_weights_file(), map_location="cpu", weights_only=True)["meta"]
@@ -103,7 +103,7 @@ def test_bundled_demo_grad_cam_points_at_the_objects():
 
     figures = evaluate(load_model("demo"), [0, 1], 3, torch.device("cpu"))
     assert figures["pointing_detections"] >= 5
-    assert figures["energy_pointing"] > 0.2, figures
+    assert figures["energy_pointing"] > 0.25, figures
 
 
 def test_evaluate_reports_map_and_pointing_per_method():

@@ -166,3 +166,32 @@ def test_unknown_layer_and_method_are_clear_errors():
         DetectionExplainer(model, layer="backbone.bod")
     with pytest.raises(UserError, match="does not apply to detectors"):
         DetectionExplainer(model, method="cam")
+
+
+@pytest.mark.parametrize("name", ["fasterrcnn_mobilenet_v3_large_320_fpn", "ssd300_vgg16"])
+def test_threads_explaining_at_once_get_their_own_maps(name):
+    """Hooks record only their own thread's forward: two threads explaining two different
+    frames with one explainer get exactly what each gets alone (the engine's parallel
+    inference workers rely on it)."""
+    import threading
+
+    model = small_model(name, None)
+    model.requires_grad_(False)
+    explainer = DetectionExplainer(model, "gradcam", topk=TOPK, score_thresh=0.0)
+    images = [road_image(), road_image().flip(-1)]
+    alone = [explainer(image) for image in images]
+    results: dict[int, list] = {0: [], 1: []}
+
+    def work(i: int) -> None:
+        for _ in range(3):
+            results[i].append(explainer(images[i], lambda b, lab, s: torch.arange(len(b))))
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for i in range(2):
+        for got in results[i]:
+            assert torch.equal(got.boxes, alone[i].boxes)
+            assert torch.allclose(got.heatmaps, alone[i].heatmaps, atol=1e-5)

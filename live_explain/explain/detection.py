@@ -22,6 +22,7 @@ resize and padding undone) and scaled to [0, 1] per detection.
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -143,7 +144,7 @@ class DetectionExplainer:
         self.topk, self.score_thresh, self.class_ids = topk, score_thresh, class_ids
         let_detector_keep(model, score_thresh, topk)
         self._modules = dict(model.named_modules())  # looked up once, hooked every frame
-        self._choose: Chooser | None = None
+        self._calls = threading.local()  # per-thread state of a call in progress
 
     # -- entry point ----------------------------------------------------------------------
     def __call__(self, image: torch.Tensor, choose: Chooser | None = None) -> ExplainedDetections:
@@ -153,7 +154,7 @@ class DetectionExplainer:
         rows to explain (a long tensor); the rest get no map and cost nothing. The real-time
         engine uses it to refresh only the tracks whose maps went stale.
         """
-        self._choose = choose
+        self._calls.choose = choose
         if image.ndim != 3 or image.shape[0] != 3:
             raise ValueError(f"image must be (3, H, W), got {tuple(image.shape)}")
         if self.method == "none":
@@ -172,9 +173,10 @@ class DetectionExplainer:
 
     def _chosen(self, output: dict, keep: torch.Tensor) -> torch.Tensor | None:
         """Rows of ``keep`` to explain, or ``None`` for all of them."""
-        if self._choose is None:
+        choose = getattr(self._calls, "choose", None)
+        if choose is None:
             return None
-        rows = self._choose(
+        rows = choose(
             output["boxes"][keep].detach(), output["labels"][keep], output["scores"][keep].detach()
         )
         return torch.as_tensor(rows, dtype=torch.long, device=keep.device).flatten()
@@ -224,8 +226,11 @@ class DetectionExplainer:
         t0 = time.perf_counter()
         pooler_inputs = {}
 
+        caller = threading.get_ident()
+
         def keep_inputs(module, args):
-            pooler_inputs["features"], pooler_inputs["proposals"] = args[0], args[1]
+            if threading.get_ident() == caller:  # not another thread's forward
+                pooler_inputs["features"], pooler_inputs["proposals"] = args[0], args[1]
 
         grad_mode = torch.enable_grad() if below_fpn else torch.no_grad()
         pool_hook = roi_heads.box_roi_pool.register_forward_pre_hook(keep_inputs)

@@ -2,12 +2,15 @@
 
 A hooked layer's output can be turned into a *leaf* that requires grad: downstream layers
 then build the autograd graph from it, and gradients are taken only back to that layer.
+A capture records only the forward passes of the thread that made it, so several threads can
+explain with one model at the same time.
 """
 
 from __future__ import annotations
 
 import contextlib
 import difflib
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -56,6 +59,7 @@ class LayerCapture:
         self.as_leaf = as_leaf
         self.output: Any = None
         self.calls = 0
+        self.thread = threading.get_ident()
 
     @property
     def tensors(self) -> list[torch.Tensor]:
@@ -64,6 +68,8 @@ class LayerCapture:
         return tensors_of(self.output)
 
     def hook(self, module: nn.Module, args: tuple, output: Any) -> Any:
+        if threading.get_ident() != self.thread:  # another thread's forward pass
+            return None
         self.calls += 1
         if self.as_leaf and torch.is_grad_enabled():
             output = _map_tensors(output, lambda t: t.detach().requires_grad_(True))
