@@ -12,6 +12,11 @@ thread gets finished results (and encodes them). The stages pass frames through 
 queues, so decode, inference and render/encode overlap and memory stays flat. PyTorch,
 OpenCV and the encoder release the GIL while they work.
 
+``workers=N`` runs N infer threads (on a CPU, where one forward uses several cores poorly):
+each takes the next frame and runs its forward on its share of PyTorch's threads, while the
+order-dependent steps (scene cuts, tracking, the map cache, the hand-over to render) take
+turns in frame order, so the results equal the one-worker run.
+
 On CUDA the frame goes up through pinned buffers on a copy stream, compute runs on its own
 stream, the heatmaps are coloured and blended on the GPU, and the overlay comes back on the
 copy stream; the render thread waits on that readback's event and draws boxes and text.
