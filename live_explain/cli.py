@@ -128,6 +128,11 @@ def inference_workers(args: argparse.Namespace, device) -> int:
     import torch
 
     if args.workers is not None:
+        if args.workers > 1 and device.type != "cpu":
+            raise UserError(
+                f"--workers {args.workers}: parallel workers are for CPU inference; "
+                "on a GPU one worker overlaps its work with CUDA streams"
+            )
         return args.workers
     return 2 if device.type == "cpu" and torch.get_num_threads() >= 2 else 1
 

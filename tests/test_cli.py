@@ -69,6 +69,7 @@ BAD_INPUTS = {
     ),
     "usage error": (lambda p: ["export", CLIP], "required"),
     "not a number": (lambda p: ["export", CLIP, "-o", p / "out.mp4", "--topk", "x"], "--topk"),
+    "no workers": (lambda p: ["export", CLIP, "-o", p / "out.mp4", "--workers", "0"], "--workers"),
 }
 
 
