@@ -161,7 +161,7 @@ def train(
     device: torch.device,
     out: Path,
     explain_iterations: int = 800,
-    explain_weight: float = 0.4,
+    explain_weight: float = 0.6,
     explain_lr: float = 1e-3,
     init: Path | None = None,
 ) -> Path:
@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         default=800,
         help="stage 2: detection + the Grad-CAM-inside-the-box term (0: skip)",
     )
-    parser.add_argument("--explain-weight", type=float, default=0.4, help="weight of that term")
+    parser.add_argument("--explain-weight", type=float, default=0.6, help="weight of that term")
     parser.add_argument("--explain-lr", type=float, default=1e-3)
     parser.add_argument("--init", type=Path, help="skip stage 1: start from these weights")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
