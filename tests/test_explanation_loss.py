@@ -3,20 +3,31 @@ true box, computed as the explainer computes Grad-CAM, and trainable."""
 
 import itertools
 
+import numpy as np
 import torch
 
+from live_explain.explain.align import to_frame
+from live_explain.metrics import energy_in_box
 from live_explain.models import load_model
 from live_explain.synthetic import DrivingScene
 from live_explain.synthetic.demo_model import INPUT_SIZE, build_demo_detector
-from live_explain.synthetic.explanation_loss import box_cover, gradcam_outside_share
+from live_explain.synthetic.explanation_loss import gradcam_outside_share, upsampled_cover
 from live_explain.synthetic.train import WEIGHTS_FILE, to_training_pair
 from live_explain.synthetic.train import main as train_main
 
 
-def test_box_cover_is_the_covered_share_of_each_cell():
-    cover = box_cover(torch.tensor([4.0, 0.0, 12.0, 8.0]), (2, 3), 8.0)
-    assert torch.allclose(cover, torch.tensor([[0.5, 0.5, 0.0], [0.0, 0.0, 0.0]]))
-    assert float(box_cover(torch.tensor([0.0, 0.0, 24.0, 16.0]), (2, 3), 8.0).sum()) == 6.0
+def test_the_cover_weights_give_the_energy_in_box_of_the_map_the_app_shows():
+    """On the grid, the weights give exactly the pointing game's figure for the map upsampled
+    to frame pixels (the evaluation's measure), small boxes and boxes at the border too."""
+    generator = torch.Generator().manual_seed(0)
+    cam = torch.rand((1, 48, 80), generator=generator, dtype=torch.float64)
+    shown = to_frame(cam, (384, 640), (360, 640), (360, 640))[0].numpy()
+    for box in ([100.3, 50.2, 114.9, 70.1], [0, 0, 640, 360], [600.0, 340.0, 700.0, 400.0]):
+        inside, total = upsampled_cover(
+            torch.tensor(box, dtype=torch.float64), (48, 80), 8.0, (360, 640)
+        )
+        share = float((cam[0] * inside).sum() / (cam[0] * total).sum())
+        assert abs(share - energy_in_box(shown, np.array(box))) < 1e-9
 
 
 def test_stage_two_alone_is_reproducible_and_records_its_recipe(tmp_path):

@@ -18,7 +18,7 @@ import torch
 
 
 @lru_cache(maxsize=64)
-def _resize_matrix(n_in: int, n_out: int, keep: int, device: str, dtype) -> torch.Tensor:
+def resize_matrix(n_in: int, n_out: int, keep: int, device: str, dtype) -> torch.Tensor:
     """(keep, n_in): the first ``keep`` rows of bilinear resizing from n_in to n_out."""
     dst = torch.arange(keep, dtype=torch.float64)
     src = ((dst + 0.5) * (n_in / n_out) - 0.5).clamp_min(0.0)
@@ -47,6 +47,6 @@ def to_frame(
     out_h = max(h0, math.ceil(hp * h0 / hr))
     out_w = max(w0, math.ceil(wp * w0 / wr))
     dtype = torch.float64 if maps.dtype == torch.float64 else torch.float32
-    ry = _resize_matrix(h, out_h, h0, str(maps.device), dtype)
-    rx = _resize_matrix(w, out_w, w0, str(maps.device), dtype)
+    ry = resize_matrix(h, out_h, h0, str(maps.device), dtype)
+    rx = resize_matrix(w, out_w, w0, str(maps.device), dtype)
     return torch.matmul(torch.matmul(ry, maps.to(dtype)), rx.T)

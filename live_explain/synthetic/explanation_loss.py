@@ -7,7 +7,10 @@ object, its box is pooled as a region of interest, the box head scores it, and t
 map of that score on the FPN level the box is pooled from is formed exactly as
 :mod:`live_explain.explain.detection` forms it at inference (channel weights = the mean of the
 score's gradient over the level; ``relu(sum_c w_c A_c)``). The term is the share of the map's
-energy outside the box, plus a hinge that keeps the box's strongest evidence positive (at least
+energy outside the box, measured on the map as the app shows it (bilinearly upsampled to the
+frame's pixels, as :func:`live_explain.explain.align.to_frame` does, which the evaluation's
+pointing game measures too; a box of a cell or two loses much of a cell's energy to its
+neighbours there), plus a hinge that keeps the box's strongest evidence positive (at least
 ``MARGIN`` of the map's largest magnitude): without it a map with no positive evidence
 anywhere (empty after the ReLU) gets no gradient at all, and such dead maps pile up.
 Gradients flow through both the activations and the channel weights (double backward through
@@ -17,26 +20,35 @@ The maps the app shows are still plain Grad-CAM of the trained model.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
+
+from live_explain.explain.align import resize_matrix
 
 EPS = 1e-6
 MARGIN = 0.1
 
 
-def box_cover(box: torch.Tensor, shape: tuple[int, int], stride: float) -> torch.Tensor:
-    """(h, w) share of each grid cell of the given stride covered by the xyxy pixel ``box``."""
+def upsampled_cover(
+    box: torch.Tensor, shape: tuple[int, int], stride: float, frame: tuple[int, int]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cell weights ``(inside, total)`` (h, w) such that for a map on a grid of ``shape`` and
+    ``stride`` over the padded input, ``(cam * inside).sum()`` and ``(cam * total).sum()`` are
+    the map's energy inside the xyxy pixel ``box`` and over the (height, width) ``frame``
+    after bilinear upsampling to pixels (the explainer's ``to_frame``, exactly)."""
     h, w = shape
+    height, width = frame
     device, dtype = box.device, box.dtype
-    x0 = torch.arange(w, device=device, dtype=dtype) * stride
-    y0 = torch.arange(h, device=device, dtype=dtype) * stride
-    cover_x = ((torch.minimum(x0 + stride, box[2]) - torch.maximum(x0, box[0])) / stride).clamp(
-        0, 1
-    )
-    cover_y = ((torch.minimum(y0 + stride, box[3]) - torch.maximum(y0, box[1])) / stride).clamp(
-        0, 1
-    )
-    return cover_y[:, None] * cover_x[None, :]
+    ry = resize_matrix(h, round(h * stride), height, str(device), dtype)
+    rx = resize_matrix(w, round(w * stride), width, str(device), dtype)
+    x0, y0, x1, y1 = box.detach().tolist()
+    x0, y0 = int(max(0.0, math.floor(x0))), int(max(0.0, math.floor(y0)))
+    x1, y1 = int(min(width, math.ceil(x1))), int(min(height, math.ceil(y1)))
+    inside = ry[y0:y1].sum(0)[:, None] * rx[x0:x1].sum(0)[None, :]
+    total = ry.sum(0)[:, None] * rx.sum(0)[None, :]
+    return inside, total
 
 
 def gradcam_outside_share(
@@ -75,8 +87,10 @@ def gradcam_outside_share(
             acts = feature[owner[r]]  # (C, h, w)
             raw = torch.einsum("c,chw->hw", weights[r], acts)
             cam = torch.relu(raw)
-            inside = box_cover(all_boxes[r], acts.shape[-2:], 1.0 / scale)
-            share = 1.0 - (cam * inside).sum() / (cam.sum() + EPS)
+            inside, total = upsampled_cover(
+                all_boxes[r], acts.shape[-2:], 1.0 / scale, image_sizes[owner[r]]
+            )
+            share = 1.0 - (cam * inside).sum() / ((cam * total).sum() + EPS)
             strongest = (raw / (raw.detach().abs().amax() + EPS))[inside > 0].max()
             shares.append(share + torch.relu(MARGIN - strongest))
     return torch.stack(shares).mean()
