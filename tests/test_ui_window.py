@@ -420,3 +420,24 @@ def test_event_strip_marks_events_and_a_click_jumps_to_the_frame(qtbot, window, 
         qtbot, window, lambda: qtbot.mouseClick(strip, Qt.MouseButton.LeftButton, pos=QPoint(x, 5))
     )
     assert update.position == target
+
+
+def test_watch_refresh_options_reach_the_apps_pipeline(demo_model):
+    """``watch --smooth-alpha/--explain-budget`` set the app's map refresh policy; a bad one
+    is a clear error before any window opens."""
+    from live_explain.cli import build_parser
+    from live_explain.errors import UserError
+    from live_explain.ui.app import overrides_from_args
+    from live_explain.ui.loaded_model import make_pipeline
+
+    parser = build_parser()
+    args = parser.parse_args(["watch", "synthetic", "--smooth-alpha", "0.3"])
+    settings = TEST_SETTINGS.replace(**overrides_from_args(args))
+    args = parser.parse_args(["watch", "synthetic", "--explain-budget", "2"])
+    budget = TEST_SETTINGS.replace(**overrides_from_args(args))
+    policies = [make_pipeline(None, demo_model, s).cache.policy for s in (settings, budget)]
+    assert policies[0].smooth_alpha == 0.3 and policies[0].max_refreshes is None
+    assert policies[1].max_refreshes == 2 and policies[1].smooth_alpha == 0.6
+    for bad in (["--smooth-alpha", "0"], ["--explain-budget", "two"]):
+        with pytest.raises(UserError):
+            overrides_from_args(parser.parse_args(["watch", "synthetic", *bad]))

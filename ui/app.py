@@ -19,10 +19,11 @@ from PyQt6.QtWidgets import QApplication
 
 from live_explain.errors import UserError
 from live_explain.sources import SourceState, open_source
+from live_explain.ui.loaded_model import refresh_policy
 from live_explain.ui.main_window import MainWindow
 from live_explain.ui.notices import LogBridge
 from live_explain.ui.qt_env import prepare_qt_environment
-from live_explain.ui.settings import AppSettings
+from live_explain.ui.settings import AppSettings, ExplainSettings
 
 log = logging.getLogger("live_explain")
 
@@ -211,7 +212,19 @@ def _notice_hook(window: MainWindow):
 def overrides_from_args(args) -> dict:
     """ExplainSettings fields given explicitly on the command line."""
     overrides = {}
-    keys = ("model", "weights", "device", "method", "layer", "topk", "colormap", "alpha", "refresh")
+    keys = (
+        "model",
+        "weights",
+        "device",
+        "method",
+        "layer",
+        "topk",
+        "colormap",
+        "alpha",
+        "refresh",
+        "smooth_alpha",
+        "explain_budget",
+    )
     for key in keys:
         value = getattr(args, key, None)
         if value is not None:
@@ -224,4 +237,5 @@ def overrides_from_args(args) -> dict:
         overrides["merged"] = True
     if overrides.get("alpha") is not None and not 0.0 <= overrides["alpha"] <= 1.0:
         raise UserError(f"--alpha {overrides['alpha']}: must be between 0 and 1")
+    refresh_policy(ExplainSettings().replace(**overrides))  # a bad policy fails here, at once
     return overrides

@@ -34,6 +34,8 @@ class ExplainSettings:
     alpha: float = 0.45
     merged: bool = False
     refresh: str = "adaptive"
+    smooth_alpha: float = 0.6  # command line only (--smooth-alpha); not saved
+    explain_budget: str | None = None  # command line only (--explain-budget); not saved
     selected: int | None = None
 
     def replace(self, **changes) -> ExplainSettings:
