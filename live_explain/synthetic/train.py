@@ -1,8 +1,8 @@
 """Train the demo detector on synthetic driving scenes: ``python -m live_explain.synthetic.train``.
 
 Two stages: the detector first learns to detect (3000 iterations), then goes on detecting while
-it learns to explain: a term asks each object's Grad-CAM map to lie inside its true box (see
-``explanation_loss``). ``--init WEIGHTS`` runs stage 2 alone from stage-1 weights.
+it learns to explain (1600 iterations): a term asks each object's Grad-CAM map to lie inside its
+true box (see ``explanation_loss``). ``--init WEIGHTS`` runs stage 2 alone from stage-1 weights.
 
 Reproducible: the scenes come from fixed training seeds (disjoint from the evaluation seeds),
 the model is initialised and the batches are drawn from fixed seeds. About 40 minutes on
@@ -23,7 +23,12 @@ import numpy as np
 import torch
 
 from live_explain.synthetic import DrivingScene
-from live_explain.synthetic.demo_model import DEMO_CATEGORIES, INPUT_SIZE, build_demo_detector
+from live_explain.synthetic.demo_model import (
+    DEMO_CATEGORIES,
+    INPUT_SIZE,
+    build_demo_detector,
+    hold_coordinates,
+)
 from live_explain.synthetic.explanation_loss import gradcam_outside_share
 
 TRAIN_SEEDS = range(1000, 1600)
@@ -92,13 +97,15 @@ def run_stage(
     device: torch.device,
     explain_weight: float = 0.0,
     reseed: bool = True,
+    hold_coords: bool = False,
 ) -> float:
     """One training stage: AdamW with warm-up and cosine decay from ``lr``, the detection
-    losses plus ``explain_weight`` times the Grad-CAM-outside-the-box term. With ``reseed``
-    (stage 2) torch's generator, the scenes and the flips all start from ``seed``, so a stage
-    run on its own (``--init``) repeats the same stage of a full run, up to the half-precision
-    rounding of the weights file it starts from. Stage 1 (``reseed=False``) goes on from the
-    generator state the model's initialisation left. Returns the seconds it took."""
+        losses plus ``explain_weight`` times the Grad-CAM-outside-the-box term. With ``reseed``
+        (stage 2) torch's generator, the scenes and the flips all start from ``seed``, so a stage
+        run on its own (``--init``) repeats the same stage of a full run, up to the half-precision
+        rounding of the weights file it starts from. Stage 1 (``reseed=False``) goes on from the
+        generator state the model's initialisation left. ``hold_coords`` keeps the body's coordinate
+    channels at their zero weights (stage 1). Returns the seconds it took."""
     from tqdm import tqdm
 
     if reseed:
@@ -108,6 +115,8 @@ def run_stage(
         model.transform.register_forward_hook(lambda m, a, out: seen.__setitem__("input", out)),
         model.backbone.register_forward_hook(lambda m, a, out: seen.__setitem__("features", out)),
     ]
+    if hold_coords:
+        hooks += hold_coordinates(model)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     samples = training_samples(seed)
     flips = np.random.default_rng(seed + 1)
@@ -162,7 +171,7 @@ def train(
     seed: int,
     device: torch.device,
     out: Path,
-    explain_iterations: int = 800,
+    explain_iterations: int = 1600,
     explain_weight: float = 0.6,
     explain_lr: float = 1e-3,
     init: Path | None = None,
@@ -175,7 +184,15 @@ def train(
     if init is None:
         model = model.to(device)
         seconds["detect"] = run_stage(  # torch's generator goes on from the initialisation
-            model, "1/2 detect", iterations, batch_size, lr, seed, device, reseed=False
+            model,
+            "1/2 detect",
+            iterations,
+            batch_size,
+            lr,
+            seed,
+            device,
+            reseed=False,
+            hold_coords=True,  # position-blind while it learns to detect
         )
     else:
         payload = torch.load(init, map_location="cpu", weights_only=True)
@@ -194,7 +211,8 @@ def train(
             explain_weight,
         )
     meta = {
-        "architecture": "FasterRCNN, DemoBody + 3-level FPN (64 ch), TwoMLPHead 256",
+        "architecture": "FasterRCNN, DemoBody (CoordConv stages 3-5) + 3-level FPN (64 ch), "
+        "TwoMLPHead 256",
         "input_size": list(INPUT_SIZE),
         "train_seeds": [TRAIN_SEEDS.start, TRAIN_SEEDS.stop],
         "eval_seeds": [EVAL_SEEDS.start, EVAL_SEEDS.stop],
@@ -224,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--explain-iterations",
         type=int,
-        default=800,
+        default=1600,
         help="stage 2: detection + the Grad-CAM-inside-the-box term (0: skip)",
     )
     parser.add_argument("--explain-weight", type=float, default=0.6, help="weight of that term")
