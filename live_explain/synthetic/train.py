@@ -5,8 +5,8 @@ it learns to explain (1600 iterations): a term asks each object's Grad-CAM map t
 true box (see ``explanation_loss``). ``--init WEIGHTS`` runs stage 2 alone from stage-1 weights.
 
 Reproducible: the scenes come from fixed training seeds (disjoint from the evaluation seeds),
-the model is initialised and the batches are drawn from fixed seeds. About 40 minutes on
-two CPU cores with the defaults (35 + 10); much faster on a GPU.
+the model is initialised and the batches are drawn from fixed seeds. About 55 minutes on
+two CPU cores with the defaults (34 + 19); much faster on a GPU.
 """
 
 from __future__ import annotations
