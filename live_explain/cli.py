@@ -138,12 +138,9 @@ def inference_workers(args: argparse.Namespace, device) -> int:
 
 
 def refresh_policy(args: argparse.Namespace):
-    from live_explain.explain.reuse import RefreshPolicy, parse_budget
+    from live_explain.explain.reuse import RefreshPolicy
 
-    count, ms = parse_budget(args.explain_budget)
-    return RefreshPolicy(
-        mode=args.refresh, smooth_alpha=args.smooth_alpha, max_refreshes=count, budget_ms=ms
-    )
+    return RefreshPolicy.from_options(args.refresh, args.smooth_alpha, args.explain_budget)
 
 
 def add_render_options(parser: argparse.ArgumentParser) -> None:

@@ -16,7 +16,7 @@ from live_explain.detect import Detector, resolve_device
 from live_explain.engine import Pipeline
 from live_explain.errors import UserError
 from live_explain.explain.layers import default_layer
-from live_explain.explain.reuse import RefreshPolicy, parse_budget
+from live_explain.explain.reuse import RefreshPolicy
 from live_explain.models import is_detector, load_model
 from live_explain.render import RenderStyle
 from live_explain.sources import FrameSource
@@ -109,10 +109,6 @@ def make_pipeline(
 
 def refresh_policy(settings: ExplainSettings) -> RefreshPolicy:
     """The map refresh policy ``settings`` ask for (raises UserError for a bad one)."""
-    count, ms = parse_budget(settings.explain_budget)
-    return RefreshPolicy(
-        mode=settings.refresh,
-        smooth_alpha=settings.smooth_alpha,
-        max_refreshes=count,
-        budget_ms=ms,
+    return RefreshPolicy.from_options(
+        settings.refresh, settings.smooth_alpha, settings.explain_budget
     )

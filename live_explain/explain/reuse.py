@@ -49,6 +49,15 @@ class RefreshPolicy:
         if not 0.0 < self.smooth_alpha <= 1.0:
             raise UserError(f"--smooth-alpha {self.smooth_alpha}: must be in (0, 1]")
 
+    @classmethod
+    def from_options(
+        cls, refresh: str, smooth_alpha: float, explain_budget: str | None
+    ) -> RefreshPolicy:
+        """The policy of ``--refresh``, ``--smooth-alpha`` and ``--explain-budget`` (UserError
+        for a bad one); the CLI and the app both make theirs here."""
+        count, ms = parse_budget(explain_budget)
+        return cls(mode=refresh, smooth_alpha=smooth_alpha, max_refreshes=count, budget_ms=ms)
+
 
 def parse_budget(text: str | None) -> tuple[int | None, float | None]:
     """``--explain-budget``: ``N`` refreshes per frame, or ``MSms`` milliseconds per frame."""
