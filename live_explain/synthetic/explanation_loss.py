@@ -20,12 +20,11 @@ The maps the app shows are still plain Grad-CAM of the trained model.
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
 from live_explain.explain.align import resize_matrix
+from live_explain.metrics import box_bounds
 
 EPS = 1e-6
 MARGIN = 0.1
@@ -43,9 +42,7 @@ def upsampled_cover(
     device, dtype = box.device, box.dtype
     ry = resize_matrix(h, round(h * stride), height, str(device), dtype)
     rx = resize_matrix(w, round(w * stride), width, str(device), dtype)
-    x0, y0, x1, y1 = box.detach().tolist()
-    x0, y0 = int(max(0.0, math.floor(x0))), int(max(0.0, math.floor(y0)))
-    x1, y1 = int(min(width, math.ceil(x1))), int(min(height, math.ceil(y1)))
+    x0, y0, x1, y1 = box_bounds(box.detach().tolist(), width, height)  # as energy_in_box
     inside = ry[y0:y1].sum(0)[:, None] * rx[x0:x1].sum(0)[None, :]
     total = ry.sum(0)[:, None] * rx.sum(0)[None, :]
     return inside, total

@@ -100,11 +100,11 @@ def run_stage(
     hold_coords: bool = False,
 ) -> float:
     """One training stage: AdamW with warm-up and cosine decay from ``lr``, the detection
-        losses plus ``explain_weight`` times the Grad-CAM-outside-the-box term. With ``reseed``
-        (stage 2) torch's generator, the scenes and the flips all start from ``seed``, so a stage
-        run on its own (``--init``) repeats the same stage of a full run, up to the half-precision
-        rounding of the weights file it starts from. Stage 1 (``reseed=False``) goes on from the
-        generator state the model's initialisation left. ``hold_coords`` keeps the body's coordinate
+    losses plus ``explain_weight`` times the Grad-CAM-outside-the-box term. With ``reseed``
+    (stage 2) torch's generator, the scenes and the flips all start from ``seed``, so a stage
+    run on its own (``--init``) repeats the same stage of a full run, up to the half-precision
+    rounding of the weights file it starts from. Stage 1 (``reseed=False``) goes on from the
+    generator state the model's initialisation left. ``hold_coords`` keeps the body's coordinate
     channels at their zero weights (stage 1). Returns the seconds it took."""
     from tqdm import tqdm
 
