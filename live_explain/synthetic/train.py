@@ -30,6 +30,7 @@ from live_explain.synthetic.demo_model import (
     hold_coordinates,
 )
 from live_explain.synthetic.explanation_loss import gradcam_outside_share
+from live_explain.synthetic.sparse_roi_align import SparseMultiScaleRoIAlign
 
 TRAIN_SEEDS = range(1000, 1600)
 EVAL_SEEDS = range(0, 40)  # evaluate.py; never used for training
@@ -80,7 +81,10 @@ def learning_rate(step: int, total: int, peak: float, warmup: int) -> float:
 
 def save_weights(model: torch.nn.Module, path: Path, meta: dict) -> None:
     """Half-precision state dict + categories + metadata, loadable with weights_only=True."""
-    state = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
+    state = {
+        k: v.half().contiguous() if v.is_floating_point() else v
+        for k, v in model.state_dict().items()
+    }
     payload = {"state_dict": state, "categories": DEMO_CATEGORIES, "meta": meta}
     tmp = path.with_name(f".{path.name}.tmp")
     torch.save(payload, tmp)
@@ -105,7 +109,10 @@ def run_stage(
     run on its own (``--init``) repeats the same stage of a full run, up to the half-precision
     rounding of the weights file it starts from. Stage 1 (``reseed=False``) goes on from the
     generator state the model's initialisation left. ``hold_coords`` keeps the body's coordinate
-    channels at their zero weights (stage 1). Returns the seconds it took."""
+    channels at their zero weights (stage 1). While it trains, the box head pools with
+    :mod:`sparse_roi_align` (torchvision's RoIAlign, the same values computed faster on a
+    CPU) and the weights are laid out channels-last (faster convolutions); both only change
+    float rounding. Returns the seconds it took."""
     from tqdm import tqdm
 
     if reseed:
@@ -119,6 +126,9 @@ def run_stage(
         hooks += hold_coordinates(model)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     samples = training_samples(seed)
+    pooler = model.roi_heads.box_roi_pool
+    model.roi_heads.box_roi_pool = SparseMultiScaleRoIAlign.like(pooler)  # same values, faster
+    model.to(memory_format=torch.channels_last)  # ~10% faster convolutions on a CPU
     flips = np.random.default_rng(seed + 1)
     warmup = min(200, iterations // 10)
     started = time.monotonic()
@@ -161,6 +171,8 @@ def run_stage(
     finally:
         for hook in hooks:
             hook.remove()
+        model.roi_heads.box_roi_pool = pooler
+        model.to(memory_format=torch.contiguous_format)
     return time.monotonic() - started
 
 
