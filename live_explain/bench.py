@@ -191,14 +191,15 @@ def measure_reuse(
     progress: Callable[[int], None] | None = None,
 ) -> dict:
     """Fidelity and flicker of reused maps: every map is computed fresh on every frame, the
-    adaptive policy runs alongside, and each map it would reuse (warped with its box) is
-    compared with the fresh one (Pearson correlation). Flicker is the mean absolute change
-    of a track's shown map from one frame to the next inside its box (where a per-box
-    overlay shows it), for the adaptive policy (with its smoothing) and for plain per-frame
-    recompute."""
+    adaptive policy runs alongside, and each map it would reuse (as its ``reuse`` says: re-formed
+    from kept channel weights, or warped with its box) is compared with the fresh one (Pearson
+    correlation); the warped map's correlation is reported too, for comparison. Flicker is the
+    mean absolute change of a track's shown map from one frame to the next inside its box
+    (where a per-box overlay shows it), for the adaptive policy (with its smoothing) and for
+    plain per-frame recompute."""
     adaptive = MapCache(dataclasses.replace(policy, mode="adaptive"))
     tracker, cuts = IoUTracker(), SceneCutDetector()
-    correlations, flicker_adaptive, flicker_fresh = [], [], []
+    correlations, warped, flicker_adaptive, flicker_fresh = [], [], [], []
     last_shown: dict[int, torch.Tensor] = {}
     last_fresh: dict[int, torch.Tensor] = {}
     planned = total = 0
@@ -216,14 +217,30 @@ def measure_reuse(
             ids = tracker.update(boxes, labels, scores)
             cut = cuts(frame.image)
             rows = adaptive.plan(ids, boxes, labels, scores, index, cut)
-            for row in sorted(set(range(len(ids))) - set(rows.tolist())):
-                state = adaptive.tracks.get(int(ids[row]))
-                if state is not None:
-                    reused = warp_map(state.heatmap, state.box, boxes[row])
-                    correlations.append(correlation(reused, fresh[row]))
+            kept_rows = sorted(set(range(len(ids))) - set(rows.tolist()))
+            kept = adaptive.reused(ids, boxes, kept_rows, result.remap)
+            for row, (reused, _) in kept.items():
+                correlations.append(correlation(reused.float().cpu(), fresh[row]))
+                state = adaptive.tracks[int(ids[row])]
+                moved = warp_map(state.heatmap.float().cpu(), state.box, boxes[row])
+                warped.append(correlation(moved, fresh[row]))
+            chosen = torch.as_tensor(rows)
+            weights = result.channel_weights
+            if weights is not None:
+                weights = {key: w[chosen.to(w.device)] for key, w in weights.items()}
             shown, _ = adaptive.compose(
-                ids, boxes, labels, scores, rows, fresh[torch.as_tensor(rows)], index, cut
+                ids,
+                boxes,
+                labels,
+                scores,
+                rows,
+                fresh[chosen],
+                index,
+                cut,
+                weights,
+                result.remap,
             )
+            shown = shown.cpu()
             planned += len(rows)
             total += len(ids)
             for row, tid in enumerate(ids.tolist()):
@@ -242,6 +259,8 @@ def measure_reuse(
     mean = statistics.fmean
     return {
         "reuse_correlation": round(mean(correlations), 4) if correlations else None,
+        "reuse_correlation_warp": round(mean(warped), 4) if warped else None,
+        "reuse_mode": policy.reuse,
         "reused_maps_compared": len(correlations),
         "reuse_refreshed_fraction": round(planned / total, 3) if total else None,
         "flicker_adaptive": round(mean(flicker_adaptive), 5) if flicker_adaptive else None,

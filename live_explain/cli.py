@@ -88,8 +88,16 @@ def add_refresh_options(parser: argparse.ArgumentParser) -> None:
         "--refresh",
         default="adaptive",
         choices=("adaptive", "every-frame"),
-        help="adaptive: reuse a track's map (moved with its box) until it goes stale "
-        "(default); every-frame: recompute every map on every frame",
+        help="adaptive: reuse a track's explanation until it goes stale (default); "
+        "every-frame: recompute every map on every frame",
+    )
+    group.add_argument(
+        "--reuse",
+        default="weights",
+        choices=("weights", "warp"),
+        help="how a reused explanation is shown: weights: its channel weights on this "
+        "frame's activations (Grad-CAM, Grad-CAM++; default); warp: its last map moved "
+        "with the box (what other methods always do)",
     )
     group.add_argument(
         "--smooth-alpha",
@@ -140,7 +148,9 @@ def inference_workers(args: argparse.Namespace, device) -> int:
 def refresh_policy(args: argparse.Namespace):
     from live_explain.explain.reuse import RefreshPolicy
 
-    return RefreshPolicy.from_options(args.refresh, args.smooth_alpha, args.explain_budget)
+    return RefreshPolicy.from_options(
+        args.refresh, args.smooth_alpha, args.explain_budget, args.reuse
+    )
 
 
 def add_render_options(parser: argparse.ArgumentParser) -> None:

@@ -23,7 +23,8 @@ class Detections:
     ``scores`` (K,) float32, ``names`` the class name of each; ``heatmaps`` (K, H, W) float32
     in [0, 1] aligned with the frame, or ``None`` when not explained. The real-time engine
     adds ``track_ids`` (K,) int64, stable across frames, and ``refreshed`` (K,) bool: whether
-    each map was computed on this frame (``False``: a reused map, moved with its box).
+    each map was computed on this frame (``False``: a reused explanation: re-formed from its
+    kept channel weights, or moved with its box).
     """
 
     boxes: np.ndarray

@@ -387,7 +387,16 @@ class Pipeline:
                 rows = np.arange(len(ids)) if rows is None else rows.cpu().numpy()
                 cache.note_cost(explained.timings_ms.get("explain", 0.0), len(rows))
                 maps, refreshed = cache.compose(
-                    ids, boxes, labels, scores, rows, explained.heatmaps, frame.index, scene_cut
+                    ids,
+                    boxes,
+                    labels,
+                    scores,
+                    rows,
+                    explained.heatmaps,
+                    frame.index,
+                    scene_cut,
+                    explained.channel_weights,
+                    explained.remap,
                 )
             timer.lap("reuse")
             readback = None

@@ -156,6 +156,8 @@ def test_every_frame_mode_and_budget_parsing():
         RefreshPolicy(mode="sometimes")
     with pytest.raises(UserError):
         RefreshPolicy(smooth_alpha=0.0)
+    with pytest.raises(UserError, match="--reuse sideways"):
+        RefreshPolicy(reuse="sideways")
 
 
 def test_smoothing_damps_a_sudden_change_and_resets_on_a_new_look():

@@ -224,6 +224,7 @@ def overrides_from_args(args) -> dict:
         "refresh",
         "smooth_alpha",
         "explain_budget",
+        "reuse",
     )
     for key in keys:
         value = getattr(args, key, None)

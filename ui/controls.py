@@ -109,7 +109,7 @@ class ExplanationControls(QWidget):
         self.refresh_box = QComboBox(objectName="refresh")
         self.refresh_box.addItems(REFRESH_POLICIES)
         self.refresh_box.setToolTip(
-            "adaptive: reuse a track's map (moved with its box) until it goes stale; "
+            "adaptive: reuse a track's explanation until it goes stale; "
             "every-frame: recompute every map on every frame"
         )
 

@@ -36,6 +36,7 @@ class ExplainSettings:
     refresh: str = "adaptive"
     smooth_alpha: float = 0.6  # command line only (--smooth-alpha); not saved
     explain_budget: str | None = None  # command line only (--explain-budget); not saved
+    reuse: str = "weights"  # command line only (--reuse); not saved
     selected: int | None = None
 
     def replace(self, **changes) -> ExplainSettings:

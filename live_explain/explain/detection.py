@@ -31,10 +31,15 @@ import torch
 from torch import nn
 
 from live_explain.errors import UserError
-from live_explain.explain.align import to_frame
+from live_explain.explain.detection_maps import (
+    CHANNEL_WEIGHT_METHODS,
+    Remap,
+    detection_maps,
+    weighted_maps,
+)
 from live_explain.explain.hooks import capture_layers, find_layer, frozen_parameters
 from live_explain.explain.layers import DETECTOR_LAYER, detector_family
-from live_explain.explain.methods import GRADIENT_METHODS, EigenCAM, normalise, wide
+from live_explain.explain.methods import GRADIENT_METHODS, normalise
 from live_explain.explain.roi_grad import roi_align_grad
 from live_explain.explain.selection import let_detector_keep, select_detections
 
@@ -53,6 +58,12 @@ class ExplainedDetections:
     (empty (0, H, W) when nothing is kept or the method is ``none``), best score first.
     When the caller chose to explain only some detections, ``heatmaps`` holds the maps of
     the rows listed in ``explained`` (in that order); ``None`` means every row.
+
+    For Grad-CAM and Grad-CAM++, ``channel_weights`` holds the maps' channel weights per part
+    of the layer, ``{part: (n, C)}`` in the order of ``heatmaps``, and ``remap(weights)``
+    forms the maps of any such weights on this frame's activations (the real-time engine
+    re-forms a track's map from its last weights without a backward); both are ``None`` for
+    the other methods.
     """
 
     boxes: torch.Tensor
@@ -61,6 +72,8 @@ class ExplainedDetections:
     heatmaps: torch.Tensor
     timings_ms: dict[str, float] = field(default_factory=dict)
     explained: torch.Tensor | None = None
+    channel_weights: dict[int, torch.Tensor] | None = None
+    remap: Remap | None = None
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -187,11 +200,23 @@ class DetectionExplainer:
         chosen = self._chosen(output, all_keep)
         return all_keep, chosen, all_keep if chosen is None else all_keep[chosen]
 
-    def _nothing_to_explain(self, output, all_keep, chosen, image) -> ExplainedDetections:
+    def _nothing_to_explain(
+        self, output, all_keep, chosen, image, remap: Remap | None = None
+    ) -> ExplainedDetections:
         empty = image.new_zeros((0, *image.shape[-2:]))
-        return self._result(output, all_keep, empty, {}, chosen)
+        weights = {} if remap is not None else None
+        return self._result(output, all_keep, empty, {}, chosen, weights, remap)
 
-    def _result(self, output, keep, heatmaps, timings, rows=None) -> ExplainedDetections:
+    def _remap(self, activations: dict, image_list, frame_size) -> Remap | None:
+        """Maps of given channel weights on this frame's ``activations`` {part: (C, h, w)}."""
+        if self.method not in CHANNEL_WEIGHT_METHODS or not activations:
+            return None
+        activations = {key: acts.detach() for key, acts in activations.items()}
+        return lambda weights: weighted_maps(weights, activations, image_list, frame_size)
+
+    def _result(
+        self, output, keep, heatmaps, timings, rows=None, weights=None, remap=None
+    ) -> ExplainedDetections:
         return ExplainedDetections(
             boxes=output["boxes"][keep].detach().float(),
             labels=output["labels"][keep].detach(),
@@ -199,6 +224,8 @@ class DetectionExplainer:
             heatmaps=heatmaps.detach(),
             timings_ms=timings,
             explained=rows,
+            channel_weights=weights if remap is not None else None,
+            remap=remap,
         )
 
     def _plain(self, image: torch.Tensor) -> ExplainedDetections:
@@ -243,12 +270,20 @@ class DetectionExplainer:
         t1 = time.perf_counter()
         frame_size = tuple(image.shape[-2:])
         all_keep, chosen, keep = self._kept(output)
+        image_list = captured["transform"].output[0]
+        pooled_names = roi_heads.box_roi_pool.featmap_names
+        features = pooler_inputs.get("features", {})
+        if below_fpn:
+            activations = {i: leaf[0] for i, leaf in enumerate(captured[self.layer].tensors)}
+        else:  # the pooled FPN levels, in the pooler's order
+            levels = [v for name, v in features.items() if name in pooled_names]
+            activations = {i: level[0] for i, level in enumerate(levels)}
+        remap = self._remap(activations, image_list, frame_size) if len(all_keep) else None
         if len(keep) == 0:
-            return self._nothing_to_explain(output, all_keep, chosen, image)
+            return self._nothing_to_explain(output, all_keep, chosen, image, remap)
 
         labels, scores = output["labels"][keep], output["scores"][keep]
         proposals = pooler_inputs["proposals"][0]
-        image_list = captured["transform"].output[0]
         image_shape = image_list.image_sizes[0]
         class_logits, box_regression = captured["roi_heads.box_predictor"].output
         rows = _match_proposals(
@@ -265,7 +300,6 @@ class DetectionExplainer:
         pooled = captured["roi_heads.box_roi_pool"].output[rows].detach()
         pooled_grad = _pooled_score_gradients(roi_heads, pooled, labels, captured, rows)
 
-        features = pooler_inputs["features"]
         levels, parts = _level_gradients(
             roi_heads.box_roi_pool, features, proposals[rows], pooled_grad
         )
@@ -276,18 +310,22 @@ class DetectionExplainer:
                 full[level][on_level] = grad[:, None]
             leaves = captured[self.layer].tensors
             backbone_out = captured[DETECTOR_LAYER].output
-            pooled_names = roi_heads.box_roi_pool.featmap_names
             outputs = [v for name, v in backbone_out.items() if name in pooled_names]
             grads = _batched_vjp(outputs, leaves, full)
             parts = [
                 (leaf.detach()[0], g[:, 0], None) for leaf, g in zip(leaves, grads, strict=True)
             ]
+            keys = list(range(len(parts)))
         else:
+            keys = [level for level, _, _ in parts]
             parts = [(levels[level][0], grad, on_level) for level, grad, on_level in parts]
-        heatmaps = detection_maps(self.method, parts, image_list, frame_size, len(keep))
+        weights = {} if remap is not None else None
+        heatmaps = detection_maps(
+            self.method, parts, image_list, frame_size, len(keep), keys, weights
+        )
         t2 = time.perf_counter()
         timings = {"forward": (t1 - t0) * 1000.0, "explain": (t2 - t1) * 1000.0}
-        return self._result(output, all_keep, heatmaps, timings, chosen)
+        return self._result(output, all_keep, heatmaps, timings, chosen, weights, remap)
 
     # -- every other case: autograd from the target layer on ------------------------------
     def _generic(self, image: torch.Tensor) -> ExplainedDetections:
@@ -304,10 +342,12 @@ class DetectionExplainer:
             t1 = time.perf_counter()
             frame_size = tuple(image.shape[-2:])
             all_keep, chosen, keep = self._kept(output)
-            if len(keep) == 0:
-                return self._nothing_to_explain(output, all_keep, chosen, image)
             leaves = cap[self.layer].tensors
             image_list = cap["transform"].output[0]
+            activations = {i: leaf[0] for i, leaf in enumerate(leaves)}
+            remap = self._remap(activations, image_list, frame_size) if len(all_keep) else None
+            if len(keep) == 0:
+                return self._nothing_to_explain(output, all_keep, chosen, image, remap)
             if needs_grad:
                 scores = output["scores"][keep]
                 eye = torch.eye(len(keep), device=scores.device, dtype=scores.dtype)
@@ -315,10 +355,13 @@ class DetectionExplainer:
             else:
                 grads = [None] * len(leaves)
         parts = [(leaf.detach()[0], g, None) for leaf, g in zip(leaves, grads, strict=True)]
-        heatmaps = detection_maps(self.method, parts, image_list, frame_size, len(keep))
+        weights = {} if remap is not None else None
+        heatmaps = detection_maps(
+            self.method, parts, image_list, frame_size, len(keep), weights_out=weights
+        )
         t2 = time.perf_counter()
         timings = {"forward": (t1 - t0) * 1000.0, "explain": (t2 - t1) * 1000.0}
-        return self._result(output, all_keep, heatmaps, timings, chosen)
+        return self._result(output, all_keep, heatmaps, timings, chosen, weights, remap)
 
     def _saliency(self, image: torch.Tensor) -> ExplainedDetections:
         t0 = time.perf_counter()
@@ -371,62 +414,6 @@ class DetectionExplainer:
                 (grad,) = _batched_vjp([scores], [pixels], [eye])
             total[matched] += grad.abs().amax(dim=1)
         return total
-
-
-def detection_maps(method, parts, image_list, frame_size, count) -> torch.Tensor:
-    """Per-detection maps (count, H0, W0) in [0, 1], aligned to the frame.
-
-    ``parts``: ``(activations (C, h, w), gradients (n, C, h, w) or None, members)``, one per
-    tensor of the layer; ``members`` (n,) says which detections the gradients belong to
-    (``None``: all). A detection's map is the sum over its parts. Maps are scaled by their
-    peak on the layer's grid, before upsampling, so the large arrays are touched once.
-    """
-    padded = tuple(image_list.tensors.shape[-2:])
-    resized = tuple(image_list.image_sizes[0])
-    cams = []
-    for acts, grad, members in parts:
-        if acts.ndim != 3:
-            raise UserError("the target layer does not give (C, h, w) feature maps")
-        if method == "eigencam":
-            cam = EigenCAM()(wide(acts), count=count)
-        elif members is None and not bool(grad.any()):
-            continue  # a tensor of the layer that no kept detection depends on
-        else:
-            cam = GRADIENT_METHODS[method]()(wide(acts), wide(grad))
-        index = members if members is not None else torch.arange(count, device=cam.device)
-        cams.append((cam, index))
-    device = parts[0][0].device
-    if not cams:
-        return torch.zeros((count, *frame_size), device=device)
-    dtype = cams[0][0].dtype
-    peak = torch.zeros(count, device=device, dtype=dtype)
-    covered = torch.zeros(count, dtype=torch.long, device=device)
-    lit = torch.zeros(count, dtype=torch.long, device=device)  # parts with a non-zero map
-    for cam, index in cams:
-        part_peak = cam.flatten(1).amax(dim=1)
-        peak.scatter_reduce_(0, index, part_peak, reduce="amax")
-        covered.index_add_(0, index, torch.ones_like(index))
-        lit.index_add_(0, index, (part_peak > 0).long())
-    scale = torch.where(peak > 0, 1.0 / peak.clamp_min(torch.finfo(peak.dtype).tiny), 0.0)
-    if bool((covered == 1).all()):  # one part each: write the scaled maps straight out
-        if len(cams) == 1:
-            cam, index = cams[0]
-            order = torch.argsort(index)
-            scaled = cam[order] * scale[index[order], None, None]
-            return to_frame(scaled, padded, resized, frame_size).clamp_(0.0, 1.0).float()
-        out = torch.empty((count, *frame_size), device=device, dtype=dtype)
-        for cam, index in cams:
-            out[index] = to_frame(cam * scale[index, None, None], padded, resized, frame_size)
-        return out.clamp_(0.0, 1.0).float()
-    total = torch.zeros((count, *frame_size), device=device, dtype=dtype)
-    for cam, index in cams:
-        scaled = cam * scale[index, None, None]
-        total.index_add_(0, index, to_frame(scaled, padded, resized, frame_size))
-    # A map made of several non-zero parts can pass 1 where they overlap: rescale those.
-    mixed = torch.nonzero(lit > 1).flatten()
-    if len(mixed):
-        total[mixed] = normalise(total[mixed])
-    return total.clamp_(0.0, 1.0).float()
 
 
 def _level_gradients(pooler, features, roi_boxes, pooled_grad):

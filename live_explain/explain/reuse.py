@@ -2,12 +2,19 @@
 
 A track's map is computed (``refreshed``) when the track is new, when its box moved or was
 rescaled past a threshold since the last refresh, when its class or score changed, when the
-map is older than ``max_age`` frames, or after a scene cut. Otherwise the last map is
-**reused**: moved and scaled with the box (an affine warp taking the box at the refresh onto
-today's box); a box that only jitters (changes below ``jitter`` of its size) leaves the map
-where it is, so detector noise does not shake it. An optional budget caps the refreshes per
-frame; stale tracks are ranked (new first, then by how stale they are) and the rest keep
-their reused maps.
+map is older than ``max_age`` frames, or after a scene cut. Otherwise the last explanation is
+**reused**, in one of two ways (``reuse``):
+
+* ``weights`` (default, Grad-CAM and Grad-CAM++): the map is formed again from the channel
+  weights of the last refresh on *this* frame's activations, ``relu(sum_c w_c A_c)``: only
+  the backward (the gradients) is skipped, and the map follows what the layer sees now.
+* ``warp`` (every other method, and where no weights are at hand): the last map moved and
+  scaled with the box (an affine warp taking the box at the refresh onto today's box); a box
+  that only jitters (changes below ``jitter`` of its size) leaves the map where it is, so
+  detector noise does not shake it.
+
+An optional budget caps the refreshes per frame; stale tracks are ranked (new first, then
+by how stale they are) and the rest keep their reused maps.
 
 Temporal smoothing: the shown map is an exponential moving average per track,
 ``shown = a * current + (1 - a) * warp(previous shown)``, reset when a refresh finds a map
@@ -24,8 +31,10 @@ import numpy as np
 import torch
 
 from live_explain.errors import UserError
+from live_explain.explain.detection_maps import Remap
 
 REFRESH_MODES = ("adaptive", "every-frame")
+REUSE_MODES = ("weights", "warp")
 
 
 @dataclass(frozen=True)
@@ -42,21 +51,30 @@ class RefreshPolicy:
     smooth_alpha: float = 0.6  # weight of the current map in the moving average; 1 = off
     reset_corr: float = 0.5
     jitter: float = 0.02  # box changes below this share of its size do not move the map
+    reuse: str = "weights"  # how a kept explanation is shown: see the module docstring
 
     def __post_init__(self) -> None:
         if self.mode not in REFRESH_MODES:
             raise UserError(f"--refresh {self.mode}: use one of {', '.join(REFRESH_MODES)}")
+        if self.reuse not in REUSE_MODES:
+            raise UserError(f"--reuse {self.reuse}: use one of {', '.join(REUSE_MODES)}")
         if not 0.0 < self.smooth_alpha <= 1.0:
             raise UserError(f"--smooth-alpha {self.smooth_alpha}: must be in (0, 1]")
 
     @classmethod
     def from_options(
-        cls, refresh: str, smooth_alpha: float, explain_budget: str | None
+        cls,
+        refresh: str,
+        smooth_alpha: float,
+        explain_budget: str | None,
+        reuse: str = "weights",
     ) -> RefreshPolicy:
-        """The policy of ``--refresh``, ``--smooth-alpha`` and ``--explain-budget`` (UserError
-        for a bad one); the CLI and the app both make theirs here."""
+        """The policy of ``--refresh``, ``--smooth-alpha``, ``--explain-budget`` and ``--reuse``
+        (UserError for a bad one); the CLI and the app both make theirs here."""
         count, ms = parse_budget(explain_budget)
-        return cls(mode=refresh, smooth_alpha=smooth_alpha, max_refreshes=count, budget_ms=ms)
+        return cls(
+            mode=refresh, smooth_alpha=smooth_alpha, max_refreshes=count, budget_ms=ms, reuse=reuse
+        )
 
 
 def parse_budget(text: str | None) -> tuple[int | None, float | None]:
@@ -164,6 +182,7 @@ class _TrackMap:
     shown: torch.Tensor | None = None  # the smoothed map shown last
     shown_box: np.ndarray | None = None
     seen: int = 0  # last frame the track was present
+    weights: dict[int, torch.Tensor] | None = None  # channel weights (C,) per layer part
 
 
 @dataclass
@@ -230,6 +249,42 @@ class MapCache:
             return heatmap
         return warp_map(heatmap, src, dst)
 
+    def reused(
+        self,
+        track_ids: np.ndarray,
+        boxes: np.ndarray,
+        rows,
+        remap: Remap | None = None,
+    ) -> dict[int, tuple[torch.Tensor, bool]]:
+        """The kept explanations of ``rows`` on this frame, ``{row: (map, re-formed)}`` (rows of
+        tracks never explained are left out): re-formed from the track's channel weights on
+        this frame's activations (``remap``, from the explainer's result) when the policy
+        reuses weights and both are at hand, else the last map moved with the box."""
+        out: dict[int, tuple[torch.Tensor, bool]] = {}
+        reform = []
+        for row in rows:
+            state = self.tracks.get(int(track_ids[row]))
+            if state is None:
+                continue
+            if remap is not None and state.weights and self.policy.reuse == "weights":
+                reform.append((int(row), state.weights))
+                continue
+            box = np.asarray(boxes[row], np.float32)
+            out[int(row)] = (self._follow(state.heatmap, state.box, box), False)
+        if reform:
+            keys = sorted(set().union(*(weights for _, weights in reform)))
+            stacked = {}
+            for key in keys:
+                found = [weights.get(key) for _, weights in reform]
+                like = next(w for w in found if w is not None)
+                stacked[key] = torch.stack(
+                    [like.new_zeros(like.shape) if w is None else w for w in found]
+                )
+            maps = remap(stacked)
+            for i, (row, _) in enumerate(reform):
+                out[row] = (maps[i], True)
+        return out
+
     def compose(
         self,
         track_ids: np.ndarray,
@@ -240,19 +295,28 @@ class MapCache:
         fresh_maps: torch.Tensor,
         frame: int,
         scene_cut: bool = False,
+        fresh_weights: dict[int, torch.Tensor] | None = None,
+        remap: Remap | None = None,
     ) -> tuple[torch.Tensor, np.ndarray]:
         """The maps to show (K, H, W) float32 (on the maps' device) and whether each was
-        refreshed (K,) bool. ``fresh_maps`` (n, H, W) are the maps of ``fresh_rows``."""
+        refreshed (K,) bool. ``fresh_maps`` (n, H, W) are the maps of ``fresh_rows``, and
+        ``fresh_weights`` ``{part: (n, C)}`` their channel weights, kept for reuse by weights
+        with ``remap`` (both from the explainer's result; see :meth:`reused`)."""
         count = len(track_ids)
         shown = fresh_maps.new_zeros((count, *fresh_maps.shape[-2:]))
         refreshed = np.zeros(count, bool)
-        fresh = {int(r): fresh_maps[i] for i, r in enumerate(fresh_rows)}
+        fresh = {int(r): i for i, r in enumerate(fresh_rows)}
+        kept = self.reused(track_ids, boxes, [r for r in range(count) if r not in fresh], remap)
         alpha = self.policy.smooth_alpha
         for row in range(count):
             tid, box = int(track_ids[row]), np.asarray(boxes[row], np.float32)
             state = self.tracks.get(tid)
+            reformed = False
             if row in fresh:
-                current = fresh[row]
+                current = fresh_maps[fresh[row]]
+                weights = None
+                if fresh_weights:
+                    weights = {k: w[fresh[row]] for k, w in fresh_weights.items()}
                 refreshed[row] = True
                 if state is None:
                     state = _TrackMap(current, box, int(labels[row]), float(scores[row]), frame)
@@ -260,8 +324,9 @@ class MapCache:
                 else:
                     state.heatmap, state.box, state.frame = current, box, frame
                     state.label, state.score = int(labels[row]), float(scores[row])
-            elif state is not None:
-                current = self._follow(state.heatmap, state.box, box)
+                state.weights = weights
+            elif row in kept:
+                current, reformed = kept[row]
             else:  # over budget and never explained: nothing to show yet
                 continue
             previous = None
@@ -275,7 +340,7 @@ class MapCache:
             out = current if previous is None else alpha * current + (1.0 - alpha) * previous
             shown[row] = out
             anchor = box  # the box the shown map is aligned with
-            if not refreshed[row] and self._jitters(state.shown_box, box):
+            if not (refreshed[row] or reformed) and self._jitters(state.shown_box, box):
                 anchor = state.shown_box  # the map stayed put: keep its anchor
             state.shown, state.shown_box, state.seen = out, anchor, frame
         for tid in [t for t, s in self.tracks.items() if frame - s.seen > self.keep_missing]:
