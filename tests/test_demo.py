@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from torchvision.ops import MultiScaleRoIAlign
 
 from live_explain.errors import UserError
 from live_explain.models import demo_weights_file, load_model
@@ -59,6 +60,9 @@ def test_coordinate_channels_start_at_zero_and_stage_one_holds_them_there():
     assert all(float(w.abs().max()) == 0.0 for w in coordinate_weights(model))
     run_stage(model, "free", 2, 1, 2e-3, 0, cpu, explain_weight=0.6)
     assert all(float(w.abs().max()) > 0.0 for w in coordinate_weights(model))
+    # Training's faster pooler and channels-last layout are gone again afterwards.
+    assert type(model.roi_heads.box_roi_pool) is MultiScaleRoIAlign
+    assert all(p.is_contiguous() for p in model.parameters())
 
 
 def test_training_pairs_flip_boxes_with_the_image():

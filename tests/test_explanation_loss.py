@@ -44,7 +44,7 @@ def test_stage_two_alone_is_reproducible_and_records_its_recipe(tmp_path):
     meta = a["meta"]
     assert meta["init"]["file"] == WEIGHTS_FILE.name and meta["iterations"] is None
     assert meta["init"]["meta"]["input_size"] == [640, 360]  # the start's recipe travels along
-    assert meta["explain_iterations"] == 2 and meta["explain_weight"] == 0.6
+    assert meta["explain_iterations"] == 2 and meta["explain_weight"] == 0.8
 
 
 def _batch(model):

@@ -1,12 +1,13 @@
 """Train the demo detector on synthetic driving scenes: ``python -m live_explain.synthetic.train``.
 
-Two stages: the detector first learns to detect (3000 iterations), then goes on detecting while
-it learns to explain (1600 iterations): a term asks each object's Grad-CAM map to lie inside its
-true box (see ``explanation_loss``). ``--init WEIGHTS`` runs stage 2 alone from stage-1 weights.
+Two stages: the detector first learns to detect (2000 iterations), then goes on detecting while
+it learns to explain (2400 iterations): a term (weight 0.8) asks each object's Grad-CAM map to
+lie inside its true box (see ``explanation_loss``). ``--init WEIGHTS`` runs stage 2 alone from
+stage-1 weights.
 
 Reproducible: the scenes come from fixed training seeds (disjoint from the evaluation seeds),
-the model is initialised and the batches are drawn from fixed seeds. About 55 minutes on
-two CPU cores with the defaults (34 + 19); much faster on a GPU.
+the model is initialised and the batches are drawn from fixed seeds. About 31 minutes on
+two CPU cores with the defaults (14 + 17, measured on an idle machine); faster on a GPU.
 """
 
 from __future__ import annotations
@@ -102,6 +103,7 @@ def run_stage(
     explain_weight: float = 0.0,
     reseed: bool = True,
     hold_coords: bool = False,
+    fast: bool = True,
 ) -> float:
     """One training stage: AdamW with warm-up and cosine decay from ``lr``, the detection
     losses plus ``explain_weight`` times the Grad-CAM-outside-the-box term. With ``reseed``
@@ -109,10 +111,11 @@ def run_stage(
     run on its own (``--init``) repeats the same stage of a full run, up to the half-precision
     rounding of the weights file it starts from. Stage 1 (``reseed=False``) goes on from the
     generator state the model's initialisation left. ``hold_coords`` keeps the body's coordinate
-    channels at their zero weights (stage 1). While it trains, the box head pools with
-    :mod:`sparse_roi_align` (torchvision's RoIAlign, the same values computed faster on a
-    CPU) and the weights are laid out channels-last (faster convolutions); both only change
-    float rounding. Returns the seconds it took."""
+    channels at their zero weights (stage 1). With ``fast``, while it trains on a CPU, the box
+    head pools with :mod:`sparse_roi_align` (torchvision's RoIAlign, the same values computed
+    faster there), and the weights are laid out channels-last (faster convolutions); both
+    only change float rounding (``benchmarks/train_speed.py`` compares). Returns the seconds
+    it took."""
     from tqdm import tqdm
 
     if reseed:
@@ -127,8 +130,10 @@ def run_stage(
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     samples = training_samples(seed)
     pooler = model.roi_heads.box_roi_pool
-    model.roi_heads.box_roi_pool = SparseMultiScaleRoIAlign.like(pooler)  # same values, faster
-    model.to(memory_format=torch.channels_last)  # ~10% faster convolutions on a CPU
+    if fast and device.type == "cpu":  # same values; torchvision's CUDA kernels are fast
+        model.roi_heads.box_roi_pool = SparseMultiScaleRoIAlign.like(pooler)
+    if fast:
+        model.to(memory_format=torch.channels_last)  # ~10% faster convolutions on a CPU
     flips = np.random.default_rng(seed + 1)
     warmup = min(200, iterations // 10)
     started = time.monotonic()
@@ -183,8 +188,8 @@ def train(
     seed: int,
     device: torch.device,
     out: Path,
-    explain_iterations: int = 1600,
-    explain_weight: float = 0.6,
+    explain_iterations: int = 2400,
+    explain_weight: float = 0.8,
     explain_lr: float = 1e-3,
     init: Path | None = None,
 ) -> Path:
@@ -247,17 +252,17 @@ def train(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m live_explain.synthetic.train")
-    parser.add_argument("--iterations", type=int, default=3000, help="stage 1: detection only")
+    parser.add_argument("--iterations", type=int, default=2000, help="stage 1: detection only")
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--explain-iterations",
         type=int,
-        default=1600,
+        default=2400,
         help="stage 2: detection + the Grad-CAM-inside-the-box term (0: skip)",
     )
-    parser.add_argument("--explain-weight", type=float, default=0.6, help="weight of that term")
+    parser.add_argument("--explain-weight", type=float, default=0.8, help="weight of that term")
     parser.add_argument("--explain-lr", type=float, default=1e-3)
     parser.add_argument("--init", type=Path, help="skip stage 1: start from these weights")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
