@@ -224,7 +224,7 @@ class DetectionExplainer:
             heatmaps=heatmaps.detach(),
             timings_ms=timings,
             explained=rows,
-            channel_weights=weights if remap is not None else None,
+            channel_weights=weights,
             remap=remap,
         )
 

@@ -16,7 +16,13 @@ import torch
 
 from live_explain.errors import UserError
 from live_explain.explain.align import to_frame
-from live_explain.explain.methods import GRADIENT_METHODS, EigenCAM, normalise, wide
+from live_explain.explain.methods import (
+    GRADIENT_METHODS,
+    EigenCAM,
+    normalise,
+    weighted_cam,
+    wide,
+)
 
 # Methods whose maps are relu(w . A) with channel weights w: their maps can be re-formed from
 # kept weights on new activations (HiResCAM's weights are per cell, so it cannot).
@@ -59,7 +65,7 @@ def detection_maps(
             maker = GRADIENT_METHODS[method]()
             if weights_out is not None and method in CHANNEL_WEIGHT_METHODS:
                 weights = maker.weights(wide(acts), wide(grad))  # (n, C)
-                cam = torch.relu(torch.einsum("kc,chw->khw", weights, wide(acts)))  # as CamMethod
+                cam = weighted_cam(weights, wide(acts))
                 full = weights.new_zeros((count, weights.shape[1]))
                 full[slice(None) if members is None else members] = weights
                 weights_out[key] = full
@@ -86,9 +92,7 @@ def weighted_maps(
         members = torch.nonzero(w.abs().sum(dim=1) > 0).flatten()
         if len(members) == 0 or key not in activations:
             continue
-        acts = wide(activations[key])
-        cam = torch.relu(torch.einsum("kc,chw->khw", w[members].to(acts.dtype), acts))
-        cams.append((cam, members))
+        cams.append((weighted_cam(w[members], wide(activations[key])), members))
     return combine_parts(cams, count, device, image_list, frame_size)
 
 

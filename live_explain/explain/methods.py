@@ -28,9 +28,12 @@ class CamMethod:
         raise NotImplementedError
 
     def __call__(self, activations: torch.Tensor, gradients: torch.Tensor | None) -> torch.Tensor:
-        w = self.weights(activations, gradients)  # (K, C)
-        cam = torch.einsum("kc,chw->khw", w, activations)
-        return torch.relu(cam)
+        return weighted_cam(self.weights(activations, gradients), activations)
+
+
+def weighted_cam(weights: torch.Tensor, activations: torch.Tensor) -> torch.Tensor:
+    """``relu(sum_c w[k, c] * A[c])``: (K, C) channel weights on (C, h, w) -> (K, h, w)."""
+    return torch.relu(torch.einsum("kc,chw->khw", weights.to(activations.dtype), activations))
 
 
 class GradCAM(CamMethod):
