@@ -10,7 +10,7 @@ from live_explain.errors import UserError
 from live_explain.explain import explain_classifier
 from live_explain.explain.align import to_frame
 from live_explain.explain.methods import EigenCAM, GradCAM, GradCAMPlusPlus, HiResCAM, normalise
-from live_explain.explain.roi_grad import roi_align_grad
+from live_explain.explain.roi_grad import roi_align_grad, roi_align_mass, roi_align_matrix
 from live_explain.models import load_model
 
 
@@ -80,6 +80,23 @@ def test_roi_align_backward_matrix_equals_torchvision(scale):
     (expected,) = torch.autograd.grad(pooled, copies, grad_out)
     ours = roi_align_grad(grad_out, boxes, (16, h, w), scale, (7, 7), 2)
     assert torch.allclose(ours, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("scale", [1 / 32, 1 / 8, 1.0])
+def test_roi_align_mass_is_the_matrix_row_sum(scale):
+    """Grad-CAM's shortcut: each bin's mass on the map, without the matrix; boxes over the
+    border lose the samples that fall off it."""
+    torch.manual_seed(2)
+    h, w, k = 12, 20, 9
+    extent = torch.tensor([w / scale, h / scale] * 2)
+    boxes = torch.rand(k, 4) * extent * 0.7
+    boxes[:, 2:] = boxes[:, :2] + torch.rand(k, 2) * extent[:2] * 0.5
+    boxes[1] = torch.cat([extent[:2] - 2 / scale, extent[:2] + 30 / scale])  # half off
+    boxes[2] = torch.tensor([-40.0, -40.0, 3.2, 3.1]) / scale  # mostly off, top left
+    mass = roi_align_mass(boxes, scale, h, w, (7, 7), 2)
+    matrix = roi_align_matrix(boxes, scale, h, w, (7, 7), 2)
+    assert torch.allclose(mass, matrix.sum(dim=2), atol=1e-6)
+    assert float(mass[1].min()) == 0.0 and float(mass[0].min()) == 1.0
 
 
 class RedFinder(nn.Module):

@@ -9,6 +9,9 @@ forward). How the K gradients are obtained depends on the family:
   the K pooled rows to get ``dS_k/dP_k`` in one backward (rows are independent), and
   RoIAlign's backward, which is linear and needs no activations, carries each ``dS_k/dP_k``
   to the FPN level the RoI was pooled from. No backward ever touches the other proposals.
+  Grad-CAM at the FPN needs even less: its channel weights are the level-mean of that
+  gradient, which is ``dS_k/dP_k`` summed over the bins (weighted by each bin's share on
+  the map), so its maps cost one small product on the activations and no gradient map.
   For a layer below the FPN the K level gradients go further down in one batched
   vector-Jacobian product.
 * **RetinaNet, FCOS, SSD**. The forward records autograd only from the target layer on
@@ -39,8 +42,8 @@ from live_explain.explain.detection_maps import (
 )
 from live_explain.explain.hooks import capture_layers, find_layer, frozen_parameters
 from live_explain.explain.layers import DETECTOR_LAYER, detector_family
-from live_explain.explain.methods import GRADIENT_METHODS, normalise
-from live_explain.explain.roi_grad import roi_align_grad
+from live_explain.explain.methods import GRADIENT_METHODS, normalise, wide
+from live_explain.explain.roi_grad import roi_align_grad, roi_align_mass
 from live_explain.explain.selection import let_detector_keep, select_detections
 
 DETECTION_METHODS = (*GRADIENT_METHODS, "eigencam", "saliency", "none")
@@ -300,6 +303,19 @@ class DetectionExplainer:
         pooled = captured["roi_heads.box_roi_pool"].output[rows].detach()
         pooled_grad = _pooled_score_gradients(roi_heads, pooled, labels, captured, rows)
 
+        weights = {} if remap is not None else None
+        if not below_fpn and self.method == "gradcam":
+            # Grad-CAM needs only each RoI's gradient summed over the level: no gradient map.
+            level_weights = _level_channel_weights(
+                roi_heads.box_roi_pool, features, proposals[rows], pooled_grad
+            )
+            heatmaps = weighted_maps(level_weights, activations, image_list, frame_size)
+            if weights is not None:
+                weights.update(level_weights)
+            t2 = time.perf_counter()
+            timings = {"forward": (t1 - t0) * 1000.0, "explain": (t2 - t1) * 1000.0}
+            return self._result(output, all_keep, heatmaps, timings, chosen, weights, remap)
+
         levels, parts = _level_gradients(
             roi_heads.box_roi_pool, features, proposals[rows], pooled_grad
         )
@@ -319,7 +335,6 @@ class DetectionExplainer:
         else:
             keys = [level for level, _, _ in parts]
             parts = [(levels[level][0], grad, on_level) for level, grad, on_level in parts]
-        weights = {} if remap is not None else None
         heatmaps = detection_maps(
             self.method, parts, image_list, frame_size, len(keep), keys, weights
         )
@@ -422,11 +437,7 @@ def _level_gradients(pooler, features, roi_boxes, pooled_grad):
     Returns the pooled levels (in the pooler's order) and, per level with RoIs on it,
     ``(level index, gradients (n, C, h, w), which detections)``.
     """
-    levels = [v for k, v in features.items() if k in pooler.featmap_names]
-    if len(levels) == 1:
-        level_of = torch.zeros(len(roi_boxes), dtype=torch.long, device=roi_boxes.device)
-    else:
-        level_of = pooler.map_levels([roi_boxes]).long()
+    levels, level_of = _pooled_levels(pooler, features, roi_boxes)
     parts = []
     for level, (feature, scale) in enumerate(zip(levels, pooler.scales, strict=True)):
         on_level = torch.nonzero(level_of == level).flatten()
@@ -441,6 +452,44 @@ def _level_gradients(pooler, features, roi_boxes, pooled_grad):
             )
             parts.append((level, grad, on_level))
     return levels, parts
+
+
+def _pooled_levels(pooler, features, roi_boxes) -> tuple[list, torch.Tensor]:
+    """The pooled FPN levels (in the pooler's order) and the level each RoI was pooled from."""
+    levels = [v for k, v in features.items() if k in pooler.featmap_names]
+    if len(levels) == 1:
+        level_of = torch.zeros(len(roi_boxes), dtype=torch.long, device=roi_boxes.device)
+    else:
+        level_of = pooler.map_levels([roi_boxes]).long()
+    return levels, level_of
+
+
+def _level_channel_weights(pooler, features, roi_boxes, pooled_grad) -> dict[int, torch.Tensor]:
+    """Grad-CAM's channel weights of each RoI on the level it was pooled from,
+    ``{level: (K, C)}`` (zero rows for the RoIs of other levels), from the pooled gradients
+    alone.
+
+    Grad-CAM's weight is the mean over the level of RoIAlign's backward; since each bin's
+    bilinear weights sum to its share of samples on the map (:func:`roi_align_mass`), that
+    mean is the pooled gradient summed over bins, weighted by mass, over the level's cell
+    count: no (K, C, h, w) gradient map and no RoIAlign matrix.
+    """
+    levels, level_of = _pooled_levels(pooler, features, roi_boxes)
+    channels = pooled_grad.shape[1]
+    out = {}
+    for level, (feature, scale) in enumerate(zip(levels, pooler.scales, strict=True)):
+        on_level = torch.nonzero(level_of == level).flatten()
+        if len(on_level) == 0:
+            continue
+        h, w = feature.shape[-2:]
+        mass = roi_align_mass(
+            roi_boxes[on_level], scale, h, w, pooler.output_size, pooler.sampling_ratio
+        )
+        grad = wide(pooled_grad[on_level]).flatten(2)  # (n, C, bins)
+        weights = grad.new_zeros((len(roi_boxes), channels))
+        weights[on_level] = (grad * mass[:, None, :].to(grad.dtype)).sum(dim=2) / (h * w)
+        out[level] = weights
+    return out
 
 
 def _has_mlp_head(roi_heads: nn.Module) -> bool:

@@ -12,17 +12,17 @@ from __future__ import annotations
 import torch
 
 
-def roi_align_matrix(
+def _sample_points(
     boxes: torch.Tensor,
     spatial_scale: float,
     height: int,
     width: int,
     output_size: tuple[int, int],
     sampling_ratio: int,
-    aligned: bool = False,
-) -> torch.Tensor:
-    """Weights (K, PH*PW, height*width) of ``roi_align`` for ``boxes`` (K, 4) xyxy."""
-    k = boxes.shape[0]
+    aligned: bool,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
+    """``roi_align``'s sample coordinates ``y, x`` (K, PH, PW, grid, grid) in feature cells,
+    which of them fall outside the map (and add nothing), and the samples per bin."""
     ph, pw = output_size
     dtype, device = boxes.dtype, boxes.device
     offset = 0.5 if aligned else 0.0
@@ -37,8 +37,6 @@ def roi_align_matrix(
         grid_h = grid_w = sampling_ratio
     else:  # adaptive grids differ per RoI; not used by torchvision's detectors
         raise ValueError("sampling_ratio must be positive")
-    count = grid_h * grid_w
-    # sample coordinates: (K, PH, PW, grid_h, grid_w)
     py = torch.arange(ph, device=device, dtype=dtype)[:, None, None, None]
     px = torch.arange(pw, device=device, dtype=dtype)[None, :, None, None]
     iy = (torch.arange(grid_h, device=device, dtype=dtype) + 0.5)[None, None, :, None]
@@ -55,6 +53,25 @@ def roi_align_matrix(
     )
     y, x = torch.broadcast_tensors(y, x)
     outside = (y < -1.0) | (y > height) | (x < -1.0) | (x > width)
+    return y, x, outside, grid_h * grid_w
+
+
+def roi_align_matrix(
+    boxes: torch.Tensor,
+    spatial_scale: float,
+    height: int,
+    width: int,
+    output_size: tuple[int, int],
+    sampling_ratio: int,
+    aligned: bool = False,
+) -> torch.Tensor:
+    """Weights (K, PH*PW, height*width) of ``roi_align`` for ``boxes`` (K, 4) xyxy."""
+    k = boxes.shape[0]
+    ph, pw = output_size
+    dtype, device = boxes.dtype, boxes.device
+    y, x, outside, count = _sample_points(
+        boxes, spatial_scale, height, width, output_size, sampling_ratio, aligned
+    )
     y, x = y.clamp_min(0.0), x.clamp_min(0.0)
     y_low, x_low = y.floor().long(), x.floor().long()
     y_edge, x_edge = y_low >= height - 1, x_low >= width - 1
@@ -83,6 +100,27 @@ def roi_align_matrix(
     matrix = torch.zeros(k * ph * pw * height * width, dtype=dtype, device=device)
     matrix.index_add_(0, flat.reshape(-1), weights.reshape(-1))
     return matrix.view(k, ph * pw, height * width)
+
+
+def roi_align_mass(
+    boxes: torch.Tensor,
+    spatial_scale: float,
+    height: int,
+    width: int,
+    output_size: tuple[int, int],
+    sampling_ratio: int,
+    aligned: bool = False,
+) -> torch.Tensor:
+    """Each bin's total weight on the feature map, (K, PH*PW): the row sums of
+    :func:`roi_align_matrix` without building it. A sample's bilinear weights sum to one, so
+    a bin's mass is the share of its samples that fall on the map (1 inside, less at the
+    border). ``sum_cells dS/dA = sum_bins dS/dP * mass``: what Grad-CAM's channel weights
+    need, with no gradient map."""
+    _, _, outside, count = _sample_points(
+        boxes, spatial_scale, height, width, output_size, sampling_ratio, aligned
+    )
+    inside = (~outside).to(boxes.dtype).sum(dim=(-2, -1)) / count  # (K, PH, PW)
+    return inside.flatten(1)
 
 
 def roi_align_grad(
