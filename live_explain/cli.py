@@ -100,6 +100,15 @@ def add_refresh_options(parser: argparse.ArgumentParser) -> None:
         "with the box (what other methods always do)",
     )
     group.add_argument(
+        "--reuse-fidelity",
+        type=float,
+        default=0.95,
+        metavar="F",
+        help="adaptive: each refresh checks what reuse would have shown; a track whose check "
+        "stays below F (correlation) is refreshed more often, one above it less "
+        "(default: 0.95; 0: a fixed 12-frame window)",
+    )
+    group.add_argument(
         "--smooth-alpha",
         type=float,
         default=0.6,
@@ -149,7 +158,7 @@ def refresh_policy(args: argparse.Namespace):
     from live_explain.explain.reuse import RefreshPolicy
 
     return RefreshPolicy.from_options(
-        args.refresh, args.smooth_alpha, args.explain_budget, args.reuse
+        args.refresh, args.smooth_alpha, args.explain_budget, args.reuse, args.reuse_fidelity
     )
 
 

@@ -2,8 +2,8 @@
 
 A track's map is computed (``refreshed``) when the track is new, when its box moved or was
 rescaled past a threshold since the last refresh, when its class or score changed, when the
-map is older than ``max_age`` frames, or after a scene cut. Otherwise the last explanation is
-**reused**, in one of two ways (``reuse``):
+map is older than the track's reuse window, or after a scene cut. Otherwise the last
+explanation is **reused**, in one of two ways (``reuse``):
 
 * ``weights`` (default, Grad-CAM and Grad-CAM++): the map is formed again from the channel
   weights of the last refresh on *this* frame's activations, ``relu(sum_c w_c A_c)``: only
@@ -12,6 +12,16 @@ map is older than ``max_age`` frames, or after a scene cut. Otherwise the last e
   scaled with the box (an affine warp taking the box at the refresh onto today's box); a box
   that only jitters (changes below ``jitter`` of its size) leaves the map where it is, so
   detector noise does not shake it.
+
+**Reuse windows.** How long a map stays valid differs from object to object: some
+explanations hold still for many frames, others change from one frame to the next. Each
+refresh of a known track therefore measures what reuse would have shown instead (the kept
+explanation on this frame, as ``reuse`` forms it) against the fresh map. Below ``fidelity``
+the track's window halves (down to 1: refreshed every frame); at or above it, and with the
+track's running mean of these findings at or above it too, the window doubles (up to
+``max_age`` frames). New tracks start at ``first_window``. So refreshes go where reuse
+would show something else, and the fidelity of what is shown stays near the target at the
+fewest refreshes. ``fidelity=0`` keeps every window at ``max_age``.
 
 An optional budget caps the refreshes per frame; stale tracks are ranked (new first, then
 by how stale they are) and the rest keep their reused maps.
@@ -45,7 +55,9 @@ class RefreshPolicy:
     move: float = 0.08  # centre shift, as a share of the box's size
     scale: float = 0.12  # relative change of width or height
     score: float = 0.15  # absolute change of the score
-    max_age: int = 12  # frames
+    max_age: int = 12  # frames: the longest reuse window
+    fidelity: float = 0.95  # target of each check of reuse against a refresh; 0: fixed windows
+    first_window: int = 1  # frames: the reuse window of a new track
     max_refreshes: int | None = None  # per frame
     budget_ms: float | None = None  # per frame, from the measured cost of one map
     smooth_alpha: float = 0.6  # weight of the current map in the moving average; 1 = off
@@ -60,6 +72,25 @@ class RefreshPolicy:
             raise UserError(f"--reuse {self.reuse}: use one of {', '.join(REUSE_MODES)}")
         if not 0.0 < self.smooth_alpha <= 1.0:
             raise UserError(f"--smooth-alpha {self.smooth_alpha}: must be in (0, 1]")
+        if not 0.0 <= self.fidelity <= 1.0:
+            raise UserError(f"--reuse-fidelity {self.fidelity}: must be between 0 and 1")
+
+    def start_window(self) -> int:
+        """The reuse window of a new track."""
+        if self.fidelity <= 0.0:
+            return self.max_age
+        return max(1, min(self.first_window, self.max_age))
+
+    def next_window(self, window: int, fidelity: float, record: float | None) -> int:
+        """The window after a refresh that found reuse's map at ``fidelity`` to the fresh one,
+        given the track's ``record`` (the running mean of such findings, this one included):
+        halved at a miss, doubled only while the record holds too (a track whose maps come and
+        go passes now and then, and must not be trusted for it)."""
+        if self.fidelity <= 0.0:
+            return self.max_age
+        if fidelity < self.fidelity or (record is not None and record < self.fidelity):
+            return max(window // 2, 1)
+        return min(window * 2, self.max_age)
 
     @classmethod
     def from_options(
@@ -68,12 +99,19 @@ class RefreshPolicy:
         smooth_alpha: float,
         explain_budget: str | None,
         reuse: str = "weights",
+        fidelity: float = 0.95,
     ) -> RefreshPolicy:
-        """The policy of ``--refresh``, ``--smooth-alpha``, ``--explain-budget`` and ``--reuse``
-        (UserError for a bad one); the CLI and the app both make theirs here."""
+        """The policy of ``--refresh``, ``--smooth-alpha``, ``--explain-budget``, ``--reuse``
+        and ``--reuse-fidelity`` (UserError for a bad one); the CLI and the app both make
+        theirs here."""
         count, ms = parse_budget(explain_budget)
         return cls(
-            mode=refresh, smooth_alpha=smooth_alpha, max_refreshes=count, budget_ms=ms, reuse=reuse
+            mode=refresh,
+            smooth_alpha=smooth_alpha,
+            max_refreshes=count,
+            budget_ms=ms,
+            reuse=reuse,
+            fidelity=fidelity,
         )
 
 
@@ -142,6 +180,18 @@ def warp_grid_sample(heatmap: torch.Tensor, matrix: np.ndarray) -> torch.Tensor:
     return warped[0, 0].to(heatmap.dtype)
 
 
+def correlations(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Pearson correlation of each pair of maps ``a[i]``, ``b[i]`` (n, ...) -> (n,) float64, on
+    their device (one result for the whole batch, no host round trip per map); as
+    :func:`correlation` for constant maps."""
+    a, b = a.flatten(1).double(), b.flatten(1).double()
+    a, b = a - a.mean(dim=1, keepdim=True), b - b.mean(dim=1, keepdim=True)
+    denom = torch.sqrt((a * a).sum(dim=1) * (b * b).sum(dim=1))
+    equal = (a - b).abs().amax(dim=1) <= 1e-8 + 1e-5 * b.abs().amax(dim=1)
+    flat = torch.where(equal, 1.0, 0.0).to(a.dtype)
+    return torch.where(denom > 0, (a * b).sum(dim=1) / denom.clamp_min(1e-300), flat)
+
+
 def correlation(a: torch.Tensor, b: torch.Tensor) -> float:
     """Pearson correlation of two maps (1.0 when both are constant and equal)."""
     a, b = a.flatten().double(), b.flatten().double()
@@ -165,7 +215,7 @@ def is_stale(
     return bool(
         label != state.label
         or abs(score - state.score) > policy.score
-        or frame - state.frame >= policy.max_age
+        or frame - state.frame >= state.window
         or shift > policy.move * np.hypot(w0, h0)
         or abs(w1 / w0 - 1.0) > policy.scale
         or abs(h1 / h0 - 1.0) > policy.scale
@@ -183,6 +233,8 @@ class _TrackMap:
     shown_box: np.ndarray | None = None
     seen: int = 0  # last frame the track was present
     weights: dict[int, torch.Tensor] | None = None  # channel weights (C,) per layer part
+    window: int = 1  # frames the map may be reused after a refresh (see the module docstring)
+    record: float | None = None  # running mean of reuse's fidelity found at refreshes
 
 
 @dataclass
@@ -285,6 +337,30 @@ class MapCache:
                 out[row] = (maps[i], True)
         return out
 
+    def _adapt_windows(self, track_ids, boxes, labels, fresh, fresh_maps, remap) -> None:
+        """Set the reuse window of each refreshed known track from how well reuse would have
+        done now: its kept explanation on this frame against the fresh map (coarse grid)."""
+        if self.policy.fidelity <= 0.0:
+            return
+        known = [
+            row
+            for row in fresh
+            if (state := self.tracks.get(int(track_ids[row]))) is not None
+            and state.label == int(labels[row])
+        ]
+        if not known:
+            return
+        would = self.reused(track_ids, boxes, known, remap)
+        coarse = (slice(None), slice(None, None, 4), slice(None, None, 4))
+        rows = list(would)
+        ours = torch.stack([would[row][0] for row in rows])[coarse]
+        theirs = fresh_maps[torch.as_tensor([fresh[row] for row in rows])][coarse]
+        scores = correlations(ours.to(theirs.device), theirs).tolist()
+        for row, score in zip(rows, scores, strict=True):
+            state = self.tracks[int(track_ids[row])]
+            state.record = score if state.record is None else 0.5 * (state.record + score)
+            state.window = self.policy.next_window(state.window, score, state.record)
+
     def compose(
         self,
         track_ids: np.ndarray,
@@ -307,6 +383,8 @@ class MapCache:
         refreshed = np.zeros(count, bool)
         fresh = {int(r): i for i, r in enumerate(fresh_rows)}
         kept = self.reused(track_ids, boxes, [r for r in range(count) if r not in fresh], remap)
+        if not scene_cut:
+            self._adapt_windows(track_ids, boxes, labels, fresh, fresh_maps, remap)
         alpha = self.policy.smooth_alpha
         for row in range(count):
             tid, box = int(track_ids[row]), np.asarray(boxes[row], np.float32)
@@ -319,9 +397,14 @@ class MapCache:
                     weights = {k: w[fresh[row]] for k, w in fresh_weights.items()}
                 refreshed[row] = True
                 if state is None:
-                    state = _TrackMap(current, box, int(labels[row]), float(scores[row]), frame)
+                    window = self.policy.start_window()
+                    state = _TrackMap(
+                        current, box, int(labels[row]), float(scores[row]), frame, window=window
+                    )
                     self.tracks[tid] = state
                 else:
+                    if scene_cut or state.label != int(labels[row]):  # a new look: start again
+                        state.window, state.record = self.policy.start_window(), None
                     state.heatmap, state.box, state.frame = current, box, frame
                     state.label, state.score = int(labels[row]), float(scores[row])
                 state.weights = weights
