@@ -11,6 +11,8 @@ from conftest import MEDIA
 from live_explain.detect import frame_to_tensor
 from live_explain.errors import UserError
 from live_explain.explain import DetectionExplainer, explain_detections, naive_detection_maps
+from live_explain.explain.detection import _pooled_score_gradients
+from live_explain.explain.hooks import capture_layers
 from live_explain.explain.selection import select_detections
 from live_explain.models import load_model
 
@@ -195,3 +197,27 @@ def test_threads_explaining_at_once_get_their_own_maps(name):
         for got in results[i]:
             assert torch.equal(got.boxes, alone[i].boxes)
             assert torch.allclose(got.heatmaps, alone[i].heatmaps, atol=1e-5)
+
+
+def test_summed_fc6_gives_the_pooled_gradients_summed_over_bins():
+    """Grad-CAM on an MLP box head sums fc6's weight over the bins once; rows with bins off
+    the map (mass below 1) take the full product. Both equal the pooled gradients summed."""
+    model = small_model("fasterrcnn_mobilenet_v3_large_320_fpn", None)
+    explainer = DetectionExplainer(model, "gradcam", topk=TOPK, score_thresh=0.0)
+    names = dict.fromkeys(
+        ("roi_heads.box_roi_pool", "roi_heads.box_head.fc6", "roi_heads.box_head.fc7"), False
+    )
+    names["roi_heads.box_predictor"] = False
+    with torch.no_grad(), capture_layers(model, names) as captured:
+        model([road_image()])
+    rows = torch.arange(6)
+    labels = torch.tensor([3, 1, 8, 3, 10, 6])
+    pooled = captured["roi_heads.box_roi_pool"].output[rows]
+    mass = torch.ones(6, 49)
+    mass[2, :7] = 0.5  # a top row of bins half off the map
+    mass[4, 42:] = 0.0  # the bottom row off it
+    ours = explainer._summed_score_gradients(model.roi_heads, pooled, labels, captured, rows, mass)
+    grad = _pooled_score_gradients(model.roi_heads, pooled, labels, captured, rows)
+    expected = (grad.flatten(2) * mass[:, None, :]).sum(dim=2)
+    assert ours.shape == (6, pooled.shape[1]) and ours.abs().max() > 0
+    torch.testing.assert_close(ours, expected, rtol=1e-4, atol=1e-8)

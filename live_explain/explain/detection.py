@@ -301,14 +301,13 @@ class DetectionExplainer:
             scores,
         )
         pooled = captured["roi_heads.box_roi_pool"].output[rows].detach()
-        pooled_grad = _pooled_score_gradients(roi_heads, pooled, labels, captured, rows)
-
         weights = {} if remap is not None else None
         if not below_fpn and self.method == "gradcam":
             # Grad-CAM needs only each RoI's gradient summed over the level: no gradient map.
-            level_weights = _level_channel_weights(
-                roi_heads.box_roi_pool, features, proposals[rows], pooled_grad
-            )
+            pooler = roi_heads.box_roi_pool
+            levels, level_of, mass = _bin_masses(pooler, features, proposals[rows])
+            summed = self._summed_score_gradients(roi_heads, pooled, labels, captured, rows, mass)
+            level_weights = _level_channel_weights(levels, level_of, summed)
             heatmaps = weighted_maps(level_weights, activations, image_list, frame_size)
             if weights is not None:
                 weights.update(level_weights)
@@ -316,6 +315,7 @@ class DetectionExplainer:
             timings = {"forward": (t1 - t0) * 1000.0, "explain": (t2 - t1) * 1000.0}
             return self._result(output, all_keep, heatmaps, timings, chosen, weights, remap)
 
+        pooled_grad = _pooled_score_gradients(roi_heads, pooled, labels, captured, rows)
         levels, parts = _level_gradients(
             roi_heads.box_roi_pool, features, proposals[rows], pooled_grad
         )
@@ -341,6 +341,42 @@ class DetectionExplainer:
         t2 = time.perf_counter()
         timings = {"forward": (t1 - t0) * 1000.0, "explain": (t2 - t1) * 1000.0}
         return self._result(output, all_keep, heatmaps, timings, chosen, weights, remap)
+
+    def _summed_score_gradients(self, roi_heads, pooled, labels, captured, rows, mass):
+        """``sum_b mass[k, b] * dS_k/dP_k[:, b]`` (K, C): each RoI's score gradient on its
+        pooled features, summed over the bins with their masses on the map.
+
+        For torchvision's two-layer MLP head the bins are summed in fc6's weight once (the
+        head's first layer reads the flattened (C, 7, 7) features), so a row costs a product
+        with a (1024, C) matrix instead of the (1024, C * 49) one; only RoIs with a bin off
+        the map (mass below 1: boxes are clipped to the image, so rarely) take the full
+        product. Other heads: the pooled gradients, summed.
+        """
+        if not _has_mlp_head(roi_heads):
+            grad = wide(_pooled_score_gradients(roi_heads, pooled, labels, captured, rows))
+            return (grad.flatten(2) * mass[:, None, :].to(grad.dtype)).sum(dim=2)
+        fc6 = roi_heads.box_head.fc6.weight
+        channels, bins = pooled.shape[1], mass.shape[1]
+        with torch.no_grad():
+            d_h6 = _mlp_head_input_gradient(roi_heads, labels, captured, rows)
+            summed = wide(d_h6 @ self._fc6_over_bins(fc6, channels, bins))
+            partial = torch.nonzero((mass < 1).any(dim=1)).flatten()
+            if len(partial):
+                full = wide(d_h6[partial] @ fc6).view(len(partial), channels, bins)
+                summed[partial] = (full * mass[partial, None, :].to(full.dtype)).sum(dim=2)
+        return summed
+
+    def _fc6_over_bins(self, fc6: torch.Tensor, channels: int, bins: int) -> torch.Tensor:
+        """fc6's weight (R, C * bins) summed over the bins, (R, C); kept until the weight
+        changes (a new tensor, another device, or an in-place update such as loading weights)."""
+        key = (fc6.data_ptr(), fc6._version, fc6.device, fc6.dtype, channels, bins)
+        cached = getattr(self, "_fc6_bins", None)
+        if cached is None or cached[0] != key:
+            with torch.no_grad():
+                summed = fc6.view(fc6.shape[0], channels, bins).sum(dim=2)
+            cached = (key, summed)
+            self._fc6_bins = cached
+        return cached[1]
 
     # -- every other case: autograd from the target layer on ------------------------------
     def _generic(self, image: torch.Tensor) -> ExplainedDetections:
@@ -464,30 +500,40 @@ def _pooled_levels(pooler, features, roi_boxes) -> tuple[list, torch.Tensor]:
     return levels, level_of
 
 
-def _level_channel_weights(pooler, features, roi_boxes, pooled_grad) -> dict[int, torch.Tensor]:
+def _bin_masses(pooler, features, roi_boxes) -> tuple[list, torch.Tensor, torch.Tensor]:
+    """The pooled levels, each RoI's level, and each RoI's bin masses (K, PH*PW) on its
+    level (:func:`roi_align_mass`)."""
+    levels, level_of = _pooled_levels(pooler, features, roi_boxes)
+    ph, pw = pooler.output_size
+    mass = roi_boxes.new_ones((len(roi_boxes), ph * pw))
+    for level, (feature, scale) in enumerate(zip(levels, pooler.scales, strict=True)):
+        on_level = torch.nonzero(level_of == level).flatten()
+        if len(on_level):
+            h, w = feature.shape[-2:]
+            mass[on_level] = roi_align_mass(
+                roi_boxes[on_level], scale, h, w, pooler.output_size, pooler.sampling_ratio
+            )
+    return levels, level_of, mass
+
+
+def _level_channel_weights(levels, level_of, summed) -> dict[int, torch.Tensor]:
     """Grad-CAM's channel weights of each RoI on the level it was pooled from,
-    ``{level: (K, C)}`` (zero rows for the RoIs of other levels), from the pooled gradients
-    alone.
+    ``{level: (K, C)}`` (zero rows for the RoIs of other levels), from ``summed`` (K, C): the
+    pooled score gradients summed over the bins, weighted by the bins' masses.
 
     Grad-CAM's weight is the mean over the level of RoIAlign's backward; since each bin's
     bilinear weights sum to its share of samples on the map (:func:`roi_align_mass`), that
-    mean is the pooled gradient summed over bins, weighted by mass, over the level's cell
-    count: no (K, C, h, w) gradient map and no RoIAlign matrix.
+    mean is ``summed`` over the level's cell count: no (K, C, h, w) gradient map and no
+    RoIAlign matrix.
     """
-    levels, level_of = _pooled_levels(pooler, features, roi_boxes)
-    channels = pooled_grad.shape[1]
     out = {}
-    for level, (feature, scale) in enumerate(zip(levels, pooler.scales, strict=True)):
+    for level, feature in enumerate(levels):
         on_level = torch.nonzero(level_of == level).flatten()
         if len(on_level) == 0:
             continue
         h, w = feature.shape[-2:]
-        mass = roi_align_mass(
-            roi_boxes[on_level], scale, h, w, pooler.output_size, pooler.sampling_ratio
-        )
-        grad = wide(pooled_grad[on_level]).flatten(2)  # (n, C, bins)
-        weights = grad.new_zeros((len(roi_boxes), channels))
-        weights[on_level] = (grad * mass[:, None, :].to(grad.dtype)).sum(dim=2) / (h * w)
+        weights = summed.new_zeros(summed.shape)
+        weights[on_level] = summed[on_level] / (h * w)
         out[level] = weights
     return out
 
@@ -523,6 +569,13 @@ def _pooled_score_gradients(roi_heads, pooled, labels, captured, rows) -> torch.
 
 def _mlp_head_gradients(roi_heads, pooled, labels, captured, rows) -> torch.Tensor:
     """The backward of TwoMLPHead + FastRCNNPredictor's classifier, written out."""
+    d_h6 = _mlp_head_input_gradient(roi_heads, labels, captured, rows)
+    return (d_h6 @ roi_heads.box_head.fc6.weight).view_as(pooled)
+
+
+def _mlp_head_input_gradient(roi_heads, labels, captured, rows) -> torch.Tensor:
+    """dS_k / d(fc6's pre-activation) (K, R) for each detection's own row, from the
+    forward's own activations."""
     head, predictor = roi_heads.box_head, roi_heads.box_predictor
     z6 = captured["roi_heads.box_head.fc6"].output[rows]
     z7 = captured["roi_heads.box_head.fc7"].output[rows]
@@ -532,8 +585,7 @@ def _mlp_head_gradients(roi_heads, pooled, labels, captured, rows) -> torch.Tens
     d_logits = -score * probs  # d softmax_c / d logits = S (onehot_c - p)
     d_logits.scatter_add_(1, labels[:, None], score)
     d_h7 = (d_logits @ predictor.cls_score.weight) * (z7 > 0)
-    d_h6 = (d_h7 @ head.fc7.weight) * (z6 > 0)
-    return (d_h6 @ head.fc6.weight).view_as(pooled)
+    return (d_h7 @ head.fc7.weight) * (z6 > 0)
 
 
 def _batched_vjp(outputs, inputs, grad_outputs):
