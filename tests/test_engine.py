@@ -187,6 +187,18 @@ def test_batched_correlations_match_the_single_one():
     assert expected[0] == pytest.approx(1.0) and expected[2] == 0.0 and expected[3] == 1.0
 
 
+def test_smoothing_blends_fresh_maps_where_they_are_when_the_box_jitters():
+    """Fresh maps lie on their frames' activations: a box that jumps (detector noise) must
+    not drag the previous shown map along, or the jitter becomes flicker."""
+    cache = MapCache(RefreshPolicy(mode="every-frame", smooth_alpha=0.5))
+    ids, labels, scores = np.array([1]), np.array([3]), np.array([0.9], np.float32)
+    heat = blob(120, 200, np.array([50, 40, 90, 80], np.float32))[None]
+    for frame, dx in enumerate((0, 12, 0, 12)):
+        box = np.array([[50 + dx, 40, 90 + dx, 80]], np.float32)
+        shown, _ = cache.compose(ids, box, labels, scores, np.array([0]), heat, frame)
+        torch.testing.assert_close(shown, heat)  # the same map each frame: nothing moves
+
+
 def test_every_frame_mode_and_budget_parsing():
     cache = MapCache(RefreshPolicy(mode="every-frame"))
     for frame in range(3):

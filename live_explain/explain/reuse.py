@@ -27,8 +27,13 @@ An optional budget caps the refreshes per frame; stale tracks are ranked (new fi
 by how stale they are) and the rest keep their reused maps.
 
 Temporal smoothing: the shown map is an exponential moving average per track,
-``shown = a * current + (1 - a) * warp(previous shown)``, reset when a refresh finds a map
-that differs a lot from the shown one (correlation below ``reset_corr``) and on scene cuts.
+``shown = a * current + (1 - a) * previous shown``, reset when a refresh finds a map that
+differs a lot from the shown one (correlation below ``reset_corr``) and on scene cuts. A
+fresh or re-formed map lies on this frame's activations, as the previous shown one lay on
+the previous frame's, so the two are blended where they are; only when the current map is a
+warp of an old one is the previous shown map warped with the box too. (Warping it with the
+box always made the detector's box jitter into flicker: on the real clip with random weights,
+0.035 against 0.008 now, where per-frame recompute gives 0.013.)
 """
 
 from __future__ import annotations
@@ -414,7 +419,10 @@ class MapCache:
                 continue
             previous = None
             if state.shown is not None and not scene_cut and alpha < 1.0 and frame > state.seen:
-                previous = self._follow(state.shown, state.shown_box, box)
+                if refreshed[row] or reformed:  # on this frame's activations, like the last
+                    previous = state.shown
+                else:  # the last map moved with the box: move the last shown one alike
+                    previous = self._follow(state.shown, state.shown_box, box)
                 coarse = (slice(None, None, 4), slice(None, None, 4))  # enough to tell a new look
                 if refreshed[row] and correlation(previous[coarse], current[coarse]) < (
                     self.policy.reset_corr
