@@ -366,6 +366,25 @@ class MapCache:
             state.record = score if state.record is None else 0.5 * (state.record + score)
             state.window = self.policy.next_window(state.window, score, state.record)
 
+    def _new_looks(self, track_ids, fresh, fresh_maps, frame, scene_cut) -> set[int]:
+        """Refreshed rows whose fresh map differs a lot from the track's last shown one
+        (correlation below ``reset_corr`` on a coarse grid): their smoothing starts again.
+        One batched correlation, so one host round trip per frame."""
+        if scene_cut or self.policy.smooth_alpha >= 1.0:
+            return set()
+        rows = []
+        for row in fresh:
+            state = self.tracks.get(int(track_ids[row]))
+            if state is not None and state.shown is not None and frame > state.seen:
+                rows.append(row)
+        if not rows:
+            return set()
+        coarse = (slice(None), slice(None, None, 4), slice(None, None, 4))
+        last = torch.stack([self.tracks[int(track_ids[row])].shown for row in rows])[coarse]
+        now = fresh_maps[torch.as_tensor([fresh[row] for row in rows])][coarse]
+        found = correlations(last.to(now.device), now).tolist()
+        return {row for row, c in zip(rows, found, strict=True) if c < self.policy.reset_corr}
+
     def compose(
         self,
         track_ids: np.ndarray,
@@ -391,6 +410,7 @@ class MapCache:
         if not scene_cut:
             self._adapt_windows(track_ids, boxes, labels, fresh, fresh_maps, remap)
         alpha = self.policy.smooth_alpha
+        new_look = self._new_looks(track_ids, fresh, fresh_maps, frame, scene_cut)
         for row in range(count):
             tid, box = int(track_ids[row]), np.asarray(boxes[row], np.float32)
             state = self.tracks.get(tid)
@@ -420,14 +440,9 @@ class MapCache:
             previous = None
             if state.shown is not None and not scene_cut and alpha < 1.0 and frame > state.seen:
                 if refreshed[row] or reformed:  # on this frame's activations, like the last
-                    previous = state.shown
+                    previous = None if row in new_look else state.shown
                 else:  # the last map moved with the box: move the last shown one alike
                     previous = self._follow(state.shown, state.shown_box, box)
-                coarse = (slice(None, None, 4), slice(None, None, 4))  # enough to tell a new look
-                if refreshed[row] and correlation(previous[coarse], current[coarse]) < (
-                    self.policy.reset_corr
-                ):
-                    previous = None
             out = current if previous is None else alpha * current + (1.0 - alpha) * previous
             shown[row] = out
             anchor = box  # the box the shown map is aligned with
