@@ -28,7 +28,7 @@ import dataclasses
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -318,32 +318,44 @@ class Pipeline:
                 return
 
     # -- stages --------------------------------------------------------------------------
-    def _apply_pending(self) -> None:
+    def _apply_pending(self) -> Callable[[], None] | None:
+        """Take the pending changes. The detector and the style apply to this frame at once;
+        forgetting the tracks (a new model or method) and a new refresh policy touch the state
+        the frames share in order, so they come back as a step for this frame's turn (with
+        several workers, another frame may be composing right now)."""
         with self._lock:
             changes, self._pending = self._pending, {}
         if not changes:
-            return
+            return None
+        reset = False
         detector = changes.pop("detector", None)
         if detector is not None:
             method_changed = (detector.method, detector.layer) != (
                 self.detector.method,
                 self.detector.layer,
             )
-            if detector.model is not self.detector.model or method_changed:
-                self.reset()
+            reset = detector.model is not self.detector.model or method_changed
             if detector.device != self.detector.device:
                 self.io = DeviceIO(detector.device)
             self.detector = detector
         policy = changes.pop("policy", None)
-        if policy is not None:
-            self.cache.policy = policy
         if changes:
             self.style = dataclasses.replace(self.style, **changes)
+        if not reset and policy is None:
+            return None
+
+        def in_order() -> None:
+            if reset:
+                self.reset()
+            if policy is not None:
+                self.cache.policy = policy
+
+        return in_order
 
     def _infer(self, frame: Frame, wait_turn=None) -> _Inferred:
         """Detect, explain, track and compose one frame. ``wait_turn()`` (parallel workers)
         blocks until the previous frame's order-dependent steps are done."""
-        self._apply_pending()
+        in_order = self._apply_pending()
         detector, style, cache = self.detector, self.style, self.cache
         timer = StageTimer()
         started = timer._t
@@ -357,6 +369,8 @@ class Pipeline:
             if not cut:
                 if wait_turn is not None:
                     wait_turn()
+                if in_order is not None:
+                    in_order()
                 cut.append(self.cuts(frame.image))
             return cut[0]
 

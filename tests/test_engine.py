@@ -339,6 +339,25 @@ def test_parallel_inference_workers_give_the_inline_results_in_order(mobilenet):
     assert not any(name.startswith("infer") for name in names)
 
 
+def test_changes_during_a_parallel_run_apply_in_frame_order(mobilenet):
+    """With two workers a frame may be composing while the next one takes new settings: the
+    tracks are forgotten in that next frame's turn, so the first frame of the new method
+    starts every track afresh and the frame before it is untouched."""
+    detector = Detector(mobilenet, "cpu", 0.0, None, 4, method="gradcam")
+    pipeline = Pipeline(VideoFileSource(CLIP), detector, max_frames=14, workers=2)
+    seen = []
+    for index, result in enumerate(pipeline.run()):
+        seen.append(result)
+        if index == 2:
+            pipeline.update(method="hirescam", topk=2, refresh="adaptive")
+    assert [r.frame.index for r in seen] == list(range(14))
+    sizes = [len(r.detections) for r in seen]
+    first = sizes.index(2)  # the first frame of the new settings
+    assert sizes[:first] == [4] * first and sizes[first:] == [2] * (14 - first)
+    assert seen[first].detections.refreshed.all()  # every track new after the reset
+    assert seen[-1].detections.heatmaps is not None
+
+
 def test_every_frame_refresh_recomputes_every_map(mobilenet):
     results, _, _ = run_pipeline(mobilenet, True, refresh="every-frame", frames=5)
     assert all(r.detections.refreshed.all() for r in results)
