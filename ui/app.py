@@ -225,6 +225,7 @@ def overrides_from_args(args) -> dict:
         "smooth_alpha",
         "explain_budget",
         "reuse",
+        "reuse_fidelity",
     )
     for key in keys:
         value = getattr(args, key, None)

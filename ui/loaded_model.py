@@ -110,5 +110,9 @@ def make_pipeline(
 def refresh_policy(settings: ExplainSettings) -> RefreshPolicy:
     """The map refresh policy ``settings`` ask for (raises UserError for a bad one)."""
     return RefreshPolicy.from_options(
-        settings.refresh, settings.smooth_alpha, settings.explain_budget, settings.reuse
+        settings.refresh,
+        settings.smooth_alpha,
+        settings.explain_budget,
+        settings.reuse,
+        settings.reuse_fidelity,
     )

@@ -37,6 +37,7 @@ class ExplainSettings:
     smooth_alpha: float = 0.6  # command line only (--smooth-alpha); not saved
     explain_budget: str | None = None  # command line only (--explain-budget); not saved
     reuse: str = "weights"  # command line only (--reuse); not saved
+    reuse_fidelity: float = 0.95  # command line only (--reuse-fidelity); not saved
     selected: int | None = None
 
     def replace(self, **changes) -> ExplainSettings:
