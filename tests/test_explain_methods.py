@@ -10,7 +10,13 @@ from live_explain.errors import UserError
 from live_explain.explain import explain_classifier
 from live_explain.explain.align import to_frame
 from live_explain.explain.methods import EigenCAM, GradCAM, GradCAMPlusPlus, HiResCAM, normalise
-from live_explain.explain.roi_grad import roi_align_grad, roi_align_mass, roi_align_matrix
+from live_explain.explain.roi_grad import (
+    roi_align_grad,
+    roi_align_mass,
+    roi_align_matrix,
+    roi_align_window_grad,
+    window_rows_cols,
+)
 from live_explain.models import load_model
 
 
@@ -97,6 +103,30 @@ def test_roi_align_mass_is_the_matrix_row_sum(scale):
     matrix = roi_align_matrix(boxes, scale, h, w, (7, 7), 2)
     assert torch.allclose(mass, matrix.sum(dim=2), atol=1e-6)
     assert float(mass[1].min()) == 0.0 and float(mass[0].min()) == 1.0
+
+
+@pytest.mark.parametrize("scale", [1 / 32, 1 / 8, 1.0])
+def test_window_gradients_are_the_full_gradients_cut_to_each_roi(scale):
+    """Grad-CAM++ and HiResCAM take each RoI's gradient on its own window: put back on the
+    map, it must be the whole gradient, for boxes inside, over the border, tiny or huge."""
+    torch.manual_seed(4)
+    h, w, k = 12, 20, 9
+    extent = torch.tensor([w / scale, h / scale] * 2)
+    boxes = torch.rand(k, 4) * extent * 0.7
+    boxes[:, 2:] = boxes[:, :2] + torch.rand(k, 2) * extent[:2] * 0.3
+    boxes[0] = extent * torch.tensor([0, 0, 1, 1])  # the whole map
+    boxes[1] = torch.cat([extent[:2] - 2 / scale, extent[:2] + 30 / scale])  # over the border
+    boxes[2] = torch.tensor([3.0, 3.0, 3.2, 3.1]) / scale  # tiny
+    grad_out = torch.randn(k, 16, 7, 7)
+    full = roi_align_grad(grad_out, boxes, (16, h, w), scale, (7, 7), 2)
+    window, top, left = roi_align_window_grad(grad_out, boxes, (16, h, w), scale, (7, 7), 2)
+    rows, cols = window_rows_cols(top, left, *window.shape[-2:])
+    back = torch.zeros_like(full)
+    index = torch.arange(k)[:, None, None]
+    back.permute(0, 2, 3, 1)[index, rows, cols] = window.permute(0, 2, 3, 1)
+    torch.testing.assert_close(back, full, atol=1e-6, rtol=1e-5)
+    small, _, _ = roi_align_window_grad(grad_out[2:3], boxes[2:3], (16, h, w), scale, (7, 7), 2)
+    assert small.shape[-2] * small.shape[-1] <= 4  # a tiny box touches a couple of cells
 
 
 class RedFinder(nn.Module):

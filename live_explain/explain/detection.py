@@ -37,13 +37,24 @@ from live_explain.errors import UserError
 from live_explain.explain.detection_maps import (
     CHANNEL_WEIGHT_METHODS,
     Remap,
+    combine_parts,
     detection_maps,
     weighted_maps,
 )
 from live_explain.explain.hooks import capture_layers, find_layer, frozen_parameters
 from live_explain.explain.layers import DETECTOR_LAYER, detector_family
-from live_explain.explain.methods import GRADIENT_METHODS, normalise, wide
-from live_explain.explain.roi_grad import roi_align_grad, roi_align_mass
+from live_explain.explain.methods import (
+    GRADIENT_METHODS,
+    gradcam_plus_plus_weights,
+    normalise,
+    wide,
+)
+from live_explain.explain.roi_grad import (
+    roi_align_grad,
+    roi_align_mass,
+    roi_align_window_grad,
+    window_rows_cols,
+)
 from live_explain.explain.selection import let_detector_keep, select_detections
 
 DETECTION_METHODS = (*GRADIENT_METHODS, "eigencam", "saliency", "none")
@@ -316,6 +327,22 @@ class DetectionExplainer:
             return self._result(output, all_keep, heatmaps, timings, chosen, weights, remap)
 
         pooled_grad = _pooled_score_gradients(roi_heads, pooled, labels, captured, rows)
+        if not below_fpn:  # Grad-CAM++, HiResCAM: gradients on each RoI's window only
+            heatmaps = _windowed_maps(
+                self.method,
+                roi_heads.box_roi_pool,
+                features,
+                proposals[rows],
+                pooled_grad,
+                activations,
+                image_list,
+                frame_size,
+                weights,
+            )
+            t2 = time.perf_counter()
+            timings = {"forward": (t1 - t0) * 1000.0, "explain": (t2 - t1) * 1000.0}
+            return self._result(output, all_keep, heatmaps, timings, chosen, weights, remap)
+
         levels, parts = _level_gradients(
             roi_heads.box_roi_pool, features, proposals[rows], pooled_grad
         )
@@ -498,6 +525,49 @@ def _pooled_levels(pooler, features, roi_boxes) -> tuple[list, torch.Tensor]:
     else:
         level_of = pooler.map_levels([roi_boxes]).long()
     return levels, level_of
+
+
+def _windowed_maps(
+    method, pooler, features, roi_boxes, pooled_grad, activations, image_list, frame_size, out
+) -> torch.Tensor:
+    """Grad-CAM++ and HiResCAM maps at the FPN from each RoI's gradient on its own window of
+    its level (:func:`roi_align_window_grad`): the gradient is zero off the window, so
+    Grad-CAM++'s sums and HiResCAM's products over the window are those over the level, at a
+    fraction of the cells. Grad-CAM++'s channel weights go to ``out`` (a dict) when given."""
+    levels, level_of = _pooled_levels(pooler, features, roi_boxes)
+    count, channels = pooled_grad.shape[:2]
+    cams, level_weights = [], {}
+    for level, (feature, scale) in enumerate(zip(levels, pooler.scales, strict=True)):
+        on_level = torch.nonzero(level_of == level).flatten()
+        if len(on_level) == 0:
+            continue
+        acts = wide(activations[level])  # (C, h, w)
+        grad, top, left = roi_align_window_grad(
+            pooled_grad[on_level],
+            roi_boxes[on_level],
+            feature.shape[1:],
+            scale,
+            pooler.output_size,
+            pooler.sampling_ratio,
+        )
+        grad = wide(grad)
+        if method == "gradcam++":
+            weights = acts.new_zeros((count, channels))
+            weights[on_level] = gradcam_plus_plus_weights(grad, acts.sum(dim=(1, 2)))
+            level_weights[level] = weights
+            continue
+        rows, cols = window_rows_cols(top, left, *grad.shape[-2:])
+        crops = acts[:, rows, cols].transpose(0, 1)  # (n, C, wh, ww)
+        cam = acts.new_zeros((len(on_level), *acts.shape[-2:]))
+        index = torch.arange(len(on_level), device=cam.device)[:, None, None]
+        cam[index, rows, cols] = torch.relu((grad * crops).sum(dim=1))
+        cams.append((cam, on_level))
+    if method == "gradcam++":
+        if out is not None:
+            out.update(level_weights)
+        return weighted_maps(level_weights, activations, image_list, frame_size)
+    device = pooled_grad.device
+    return combine_parts(cams, count, device, image_list, frame_size)
 
 
 def _bin_masses(pooler, features, roi_boxes) -> tuple[list, torch.Tensor, torch.Tensor]:

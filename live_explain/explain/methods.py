@@ -58,12 +58,21 @@ class GradCAMPlusPlus(CamMethod):
     name = "gradcam++"
 
     def weights(self, activations, gradients):
-        g2 = gradients.pow(2)
-        g3 = g2 * gradients
-        sum_a = activations.sum(dim=(1, 2))[None, :, None, None]
-        alpha = g2 / (2 * g2 + sum_a * g3 + EPS)
-        alpha = torch.where(gradients != 0, alpha, torch.zeros_like(alpha))
-        return (alpha * torch.relu(gradients)).sum(dim=(2, 3))
+        return gradcam_plus_plus_weights(gradients, activations.sum(dim=(1, 2)))
+
+
+def gradcam_plus_plus_weights(
+    gradients: torch.Tensor, activation_sums: torch.Tensor
+) -> torch.Tensor:
+    """Grad-CAM++'s channel weights (K, C) from gradients (K, C, h, w) and each channel's sum
+    of activations over the whole map (C,). Cells where a gradient is zero add nothing, so
+    the gradients may be cut to any window that holds all their non-zero cells."""
+    g2 = gradients.pow(2)
+    g3 = g2 * gradients
+    sum_a = activation_sums[None, :, None, None]
+    alpha = g2 / (2 * g2 + sum_a * g3 + EPS)
+    alpha = torch.where(gradients != 0, alpha, torch.zeros_like(alpha))
+    return (alpha * torch.relu(gradients)).sum(dim=(2, 3))
 
 
 class HiResCAM(CamMethod):
