@@ -313,41 +313,10 @@ class DetectionExplainer:
         )
         pooled = captured["roi_heads.box_roi_pool"].output[rows].detach()
         weights = {} if remap is not None else None
-        if not below_fpn and self.method == "gradcam":
-            # Grad-CAM needs only each RoI's gradient summed over the level: no gradient map.
-            pooler = roi_heads.box_roi_pool
-            levels, level_of, mass = _bin_masses(pooler, features, proposals[rows])
-            summed = self._summed_score_gradients(roi_heads, pooled, labels, captured, rows, mass)
-            level_weights = _level_channel_weights(levels, level_of, summed)
-            heatmaps = weighted_maps(level_weights, activations, image_list, frame_size)
-            if weights is not None:
-                weights.update(level_weights)
-            t2 = time.perf_counter()
-            timings = {"forward": (t1 - t0) * 1000.0, "explain": (t2 - t1) * 1000.0}
-            return self._result(output, all_keep, heatmaps, timings, chosen, weights, remap)
-
-        pooled_grad = _pooled_score_gradients(roi_heads, pooled, labels, captured, rows)
-        if not below_fpn:  # Grad-CAM++, HiResCAM: gradients on each RoI's window only
-            heatmaps = _windowed_maps(
-                self.method,
-                roi_heads.box_roi_pool,
-                features,
-                proposals[rows],
-                pooled_grad,
-                activations,
-                image_list,
-                frame_size,
-                weights,
-            )
-            t2 = time.perf_counter()
-            timings = {"forward": (t1 - t0) * 1000.0, "explain": (t2 - t1) * 1000.0}
-            return self._result(output, all_keep, heatmaps, timings, chosen, weights, remap)
-
-        levels, parts = _level_gradients(
-            roi_heads.box_roi_pool, features, proposals[rows], pooled_grad
-        )
-
-        if below_fpn:  # carry the K level gradients down to the layer in one batched VJP
+        pooler, roi_boxes = roi_heads.box_roi_pool, proposals[rows]
+        if below_fpn:  # the K level gradients, carried down to the layer in one batched VJP
+            pooled_grad = _pooled_score_gradients(roi_heads, pooled, labels, captured, rows)
+            levels, parts = _level_gradients(pooler, features, roi_boxes, pooled_grad)
             full = [feature.new_zeros((len(rows), *feature.shape)) for feature in levels]
             for level, grad, on_level in parts:
                 full[level][on_level] = grad[:, None]
@@ -358,13 +327,29 @@ class DetectionExplainer:
             parts = [
                 (leaf.detach()[0], g[:, 0], None) for leaf, g in zip(leaves, grads, strict=True)
             ]
-            keys = list(range(len(parts)))
-        else:
-            keys = [level for level, _, _ in parts]
-            parts = [(levels[level][0], grad, on_level) for level, grad, on_level in parts]
-        heatmaps = detection_maps(
-            self.method, parts, image_list, frame_size, len(keep), keys, weights
-        )
+            heatmaps = detection_maps(
+                self.method, parts, image_list, frame_size, len(keep), weights_out=weights
+            )
+        elif self.method == "gradcam":  # only each RoI's gradient summed over the level
+            levels, level_of, mass = _bin_masses(pooler, features, roi_boxes)
+            summed = self._summed_score_gradients(roi_heads, pooled, labels, captured, rows, mass)
+            level_weights = _level_channel_weights(pooler, levels, level_of, summed)
+            heatmaps = weighted_maps(level_weights, activations, image_list, frame_size)
+            if weights is not None:
+                weights.update(level_weights)
+        else:  # Grad-CAM++, HiResCAM: gradients on each RoI's window of its level only
+            pooled_grad = _pooled_score_gradients(roi_heads, pooled, labels, captured, rows)
+            heatmaps = _windowed_maps(
+                self.method,
+                pooler,
+                features,
+                roi_boxes,
+                pooled_grad,
+                activations,
+                image_list,
+                frame_size,
+                weights,
+            )
         t2 = time.perf_counter()
         timings = {"forward": (t1 - t0) * 1000.0, "explain": (t2 - t1) * 1000.0}
         return self._result(output, all_keep, heatmaps, timings, chosen, weights, remap)
@@ -502,19 +487,26 @@ def _level_gradients(pooler, features, roi_boxes, pooled_grad):
     """
     levels, level_of = _pooled_levels(pooler, features, roi_boxes)
     parts = []
+    for level, feature, scale, on_level in _rois_by_level(pooler, levels, level_of):
+        grad = roi_align_grad(
+            pooled_grad[on_level],
+            roi_boxes[on_level],
+            feature.shape[1:],
+            scale,
+            pooler.output_size,
+            pooler.sampling_ratio,
+        )
+        parts.append((level, grad, on_level))
+    return levels, parts
+
+
+def _rois_by_level(pooler, levels: list, level_of: torch.Tensor):
+    """``(level index, level, its spatial scale, the RoIs pooled from it)`` for each pooled
+    level that has RoIs."""
     for level, (feature, scale) in enumerate(zip(levels, pooler.scales, strict=True)):
         on_level = torch.nonzero(level_of == level).flatten()
         if len(on_level):
-            grad = roi_align_grad(
-                pooled_grad[on_level],
-                roi_boxes[on_level],
-                feature.shape[1:],
-                scale,
-                pooler.output_size,
-                pooler.sampling_ratio,
-            )
-            parts.append((level, grad, on_level))
-    return levels, parts
+            yield level, feature, scale, on_level
 
 
 def _pooled_levels(pooler, features, roi_boxes) -> tuple[list, torch.Tensor]:
@@ -537,10 +529,7 @@ def _windowed_maps(
     levels, level_of = _pooled_levels(pooler, features, roi_boxes)
     count, channels = pooled_grad.shape[:2]
     cams, level_weights = [], {}
-    for level, (feature, scale) in enumerate(zip(levels, pooler.scales, strict=True)):
-        on_level = torch.nonzero(level_of == level).flatten()
-        if len(on_level) == 0:
-            continue
+    for level, feature, scale, on_level in _rois_by_level(pooler, levels, level_of):
         acts = wide(activations[level])  # (C, h, w)
         grad, top, left = roi_align_window_grad(
             pooled_grad[on_level],
@@ -576,17 +565,15 @@ def _bin_masses(pooler, features, roi_boxes) -> tuple[list, torch.Tensor, torch.
     levels, level_of = _pooled_levels(pooler, features, roi_boxes)
     ph, pw = pooler.output_size
     mass = roi_boxes.new_ones((len(roi_boxes), ph * pw))
-    for level, (feature, scale) in enumerate(zip(levels, pooler.scales, strict=True)):
-        on_level = torch.nonzero(level_of == level).flatten()
-        if len(on_level):
-            h, w = feature.shape[-2:]
-            mass[on_level] = roi_align_mass(
-                roi_boxes[on_level], scale, h, w, pooler.output_size, pooler.sampling_ratio
-            )
+    for _, feature, scale, on_level in _rois_by_level(pooler, levels, level_of):
+        h, w = feature.shape[-2:]
+        mass[on_level] = roi_align_mass(
+            roi_boxes[on_level], scale, h, w, pooler.output_size, pooler.sampling_ratio
+        )
     return levels, level_of, mass
 
 
-def _level_channel_weights(levels, level_of, summed) -> dict[int, torch.Tensor]:
+def _level_channel_weights(pooler, levels, level_of, summed) -> dict[int, torch.Tensor]:
     """Grad-CAM's channel weights of each RoI on the level it was pooled from,
     ``{level: (K, C)}`` (zero rows for the RoIs of other levels), from ``summed`` (K, C): the
     pooled score gradients summed over the bins, weighted by the bins' masses.
@@ -597,10 +584,7 @@ def _level_channel_weights(levels, level_of, summed) -> dict[int, torch.Tensor]:
     RoIAlign matrix.
     """
     out = {}
-    for level, feature in enumerate(levels):
-        on_level = torch.nonzero(level_of == level).flatten()
-        if len(on_level) == 0:
-            continue
+    for level, feature, _, on_level in _rois_by_level(pooler, levels, level_of):
         h, w = feature.shape[-2:]
         weights = summed.new_zeros(summed.shape)
         weights[on_level] = summed[on_level] / (h * w)

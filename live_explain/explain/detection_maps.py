@@ -38,7 +38,6 @@ def detection_maps(
     image_list,
     frame_size: tuple[int, int],
     count: int,
-    keys: list[int] | None = None,
     weights_out: dict[int, torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """Per-detection maps (count, H0, W0) in [0, 1], aligned to the frame.
@@ -49,12 +48,11 @@ def detection_maps(
     peak on the layer's grid, before upsampling, so the large arrays are touched once.
 
     With ``weights_out`` (a dict) and a method of ``CHANNEL_WEIGHT_METHODS``, it receives each
-    part's channel weights as ``{key: (count, C)}`` (zero rows for detections without that
-    part); ``keys`` name the parts (default: their positions).
+    part's channel weights as ``{position: (count, C)}`` (zero rows for detections without
+    that part).
     """
-    keys = list(range(len(parts))) if keys is None else keys
     cams = []
-    for key, (acts, grad, members) in zip(keys, parts, strict=True):
+    for key, (acts, grad, members) in enumerate(parts):
         if acts.ndim != 3:
             raise UserError("the target layer does not give (C, h, w) feature maps")
         if method == "eigencam":
