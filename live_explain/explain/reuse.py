@@ -198,6 +198,17 @@ def correlations(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.where(denom > 0, (a * b).sum(dim=1) / denom.clamp_min(1e-300), flat)
 
 
+def coarse_correlations(pairs: list[tuple[torch.Tensor, torch.Tensor]]) -> list[float]:
+    """:func:`correlations` of map pairs on every fourth pixel each way (enough to tell a
+    new look), in one batch on the second maps' device."""
+    if not pairs:
+        return []
+    coarse = (slice(None), slice(None, None, 4), slice(None, None, 4))
+    first = torch.stack([a for a, _ in pairs])[coarse]
+    second = torch.stack([b for _, b in pairs])[coarse]
+    return correlations(first.to(second.device), second).tolist()
+
+
 def correlation(a: torch.Tensor, b: torch.Tensor) -> float:
     """Pearson correlation of two maps (1.0 when both are constant and equal)."""
     a, b = a.flatten().double(), b.flatten().double()
@@ -343,48 +354,29 @@ class MapCache:
                 out[row] = (maps[i], True)
         return out
 
-    def _adapt_windows(self, track_ids, boxes, labels, fresh, fresh_maps, remap) -> None:
-        """Set the reuse window of each refreshed known track from how well reuse would have
-        done now: its kept explanation on this frame against the fresh map (coarse grid)."""
+    def _checked_rows(self, track_ids, labels, fresh) -> list[int]:
+        """Refreshed rows of known tracks (same class): where reuse's map is checked against
+        the fresh one to set the track's window (see the module docstring)."""
         if self.policy.fidelity <= 0.0:
-            return
-        known = [
+            return []
+        return [
             row
             for row in fresh
             if (state := self.tracks.get(int(track_ids[row]))) is not None
             and state.label == int(labels[row])
         ]
-        if not known:
-            return
-        would = self.reused(track_ids, boxes, known, remap)
-        coarse = (slice(None), slice(None, None, 4), slice(None, None, 4))
-        rows = list(would)
-        ours = torch.stack([would[row][0] for row in rows])[coarse]
-        theirs = fresh_maps[torch.as_tensor([fresh[row] for row in rows])][coarse]
-        scores = correlations(ours.to(theirs.device), theirs).tolist()
-        for row, score in zip(rows, scores, strict=True):
-            state = self.tracks[int(track_ids[row])]
-            state.record = score if state.record is None else 0.5 * (state.record + score)
-            state.window = self.policy.next_window(state.window, score, state.record)
 
-    def _new_looks(self, track_ids, fresh, fresh_maps, frame, scene_cut) -> set[int]:
-        """Refreshed rows whose fresh map differs a lot from the track's last shown one
-        (correlation below ``reset_corr`` on a coarse grid): their smoothing starts again.
-        One batched correlation, so one host round trip per frame."""
-        if scene_cut or self.policy.smooth_alpha >= 1.0:
-            return set()
+    def _look_rows(self, track_ids, fresh, frame) -> list[int]:
+        """Refreshed rows whose track shows a map from the frame before: the fresh map is
+        compared with it, and a very different one starts the smoothing again."""
+        if self.policy.smooth_alpha >= 1.0:
+            return []
         rows = []
         for row in fresh:
             state = self.tracks.get(int(track_ids[row]))
             if state is not None and state.shown is not None and frame > state.seen:
                 rows.append(row)
-        if not rows:
-            return set()
-        coarse = (slice(None), slice(None, None, 4), slice(None, None, 4))
-        last = torch.stack([self.tracks[int(track_ids[row])].shown for row in rows])[coarse]
-        now = fresh_maps[torch.as_tensor([fresh[row] for row in rows])][coarse]
-        found = correlations(last.to(now.device), now).tolist()
-        return {row for row, c in zip(rows, found, strict=True) if c < self.policy.reset_corr}
+        return rows
 
     def compose(
         self,
@@ -407,11 +399,27 @@ class MapCache:
         shown = fresh_maps.new_zeros((count, *fresh_maps.shape[-2:]))
         refreshed = np.zeros(count, bool)
         fresh = {int(r): i for i, r in enumerate(fresh_rows)}
-        kept = self.reused(track_ids, boxes, [r for r in range(count) if r not in fresh], remap)
-        if not scene_cut:
-            self._adapt_windows(track_ids, boxes, labels, fresh, fresh_maps, remap)
+        kept_rows = [r for r in range(count) if r not in fresh]
+        checked = [] if scene_cut else self._checked_rows(track_ids, labels, fresh)
+        looks = [] if scene_cut else self._look_rows(track_ids, fresh, frame)
+        formed = self.reused(track_ids, boxes, kept_rows + checked, remap)  # one remap
+        kept = {row: formed[row] for row in kept_rows if row in formed}
+        # Reuse's map against the fresh one (windows), the last shown against the fresh one
+        # (smoothing resets): one batched correlation, one host round trip per frame.
+        found = coarse_correlations(
+            [(formed[row][0], fresh_maps[fresh[row]]) for row in checked]
+            + [(self.tracks[int(track_ids[row])].shown, fresh_maps[fresh[row]]) for row in looks]
+        )
+        for row, score in zip(checked, found[: len(checked)], strict=True):
+            state = self.tracks[int(track_ids[row])]
+            state.record = score if state.record is None else 0.5 * (state.record + score)
+            state.window = self.policy.next_window(state.window, score, state.record)
+        new_look = {
+            row
+            for row, c in zip(looks, found[len(checked) :], strict=True)
+            if c < self.policy.reset_corr
+        }
         alpha = self.policy.smooth_alpha
-        new_look = self._new_looks(track_ids, fresh, fresh_maps, frame, scene_cut)
         for row in range(count):
             tid, box = int(track_ids[row]), np.asarray(boxes[row], np.float32)
             state = self.tracks.get(tid)

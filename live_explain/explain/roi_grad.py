@@ -197,9 +197,7 @@ def roi_align_grad(
     ``pooled_grad`` (K, C, PH, PW)."""
     c, h, w = feature_shape
     matrix = roi_align_matrix(boxes, spatial_scale, h, w, output_size, sampling_ratio)
-    k = boxes.shape[0]
-    flat = torch.bmm(pooled_grad.reshape(k, c, -1).to(matrix.dtype), matrix)
-    return flat.view(k, c, h, w).to(pooled_grad.dtype)
+    return _through(pooled_grad, matrix).view(-1, c, h, w)
 
 
 def roi_align_window_grad(
@@ -217,9 +215,15 @@ def roi_align_window_grad(
     matrix, top, left, wh, ww = roi_align_window_matrix(
         boxes, spatial_scale, h, w, output_size, sampling_ratio
     )
-    k = boxes.shape[0]
+    return _through(pooled_grad, matrix).view(-1, c, wh, ww), top, left
+
+
+def _through(pooled_grad: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
+    """Pooled gradients (K, C, PH, PW) carried through each RoI's matrix (K, PH*PW, cells):
+    (K, C, cells), in the gradients' dtype."""
+    k, c = pooled_grad.shape[:2]
     flat = torch.bmm(pooled_grad.reshape(k, c, -1).to(matrix.dtype), matrix)
-    return flat.view(k, c, wh, ww).to(pooled_grad.dtype), top, left
+    return flat.to(pooled_grad.dtype)
 
 
 def window_rows_cols(top, left, wh: int, ww: int) -> tuple[torch.Tensor, torch.Tensor]:
