@@ -7,7 +7,10 @@ interrupted (an export then keeps its playable partial file under a ``.partial``
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import math
+import os
 import signal
 import sys
 import time
@@ -22,8 +25,13 @@ log = logging.getLogger("live_explain")
 
 METHODS = ("gradcam", "gradcam++", "hirescam", "eigencam", "saliency", "cam", "none")
 DEFAULT_BENCH_FRAMES = 30
+# Each explained detection costs a full-frame map in the results (2 MB at 960x540, fp32);
+# torchvision's detectors keep at most 100 detections an image by default.
+MAX_TOPK = 100
+MAX_SMOOTH = 64
 DEFAULT_SYNTHETIC_FRAMES = 300  # a synthetic scene never ends; export 12 s of it by default
 RECORDINGS_DIR = Path("recordings")
+DEBUG_ENV = "LIVE_EXPLAIN_DEBUG"  # set to 1: unexpected errors show their traceback
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -33,17 +41,59 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
+def whole_number(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+
+
 def positive_int(text: str) -> int:
-    value = int(text)
+    value = whole_number(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
 
 
+def finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+    return value
+
+
 def non_negative_float(text: str) -> float:
-    value = float(text)
+    value = finite_float(text)
     if value < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative, got {value}")
+        raise argparse.ArgumentTypeError(f"must not be negative, got {value:g}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = finite_float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {value:g}")
+    return value
+
+
+def smooth_option(text: str) -> int:
+    """``--smooth``: 0 to :data:`MAX_SMOOTH` SmoothGrad copies (each is one more backward)."""
+    value = whole_number(text)
+    if not 0 <= value <= MAX_SMOOTH:
+        raise argparse.ArgumentTypeError(f"must be 0 to {MAX_SMOOTH}, got {value}")
+    return value
+
+
+def topk_option(text: str) -> int:
+    """``--topk``: 1 to :data:`MAX_TOPK` detections a frame."""
+    value = positive_int(text)
+    if value > MAX_TOPK:
+        raise argparse.ArgumentTypeError(
+            f"at most {MAX_TOPK} detections a frame are explained, got {value}"
+        )
     return value
 
 
@@ -66,11 +116,21 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
         "detectors, the last convolutional stage for classifiers)",
     )
     group.add_argument(
-        "--smooth", type=int, default=0, metavar="N", help="SmoothGrad copies for saliency"
+        "--smooth",
+        type=smooth_option,
+        default=0,
+        metavar="N",
+        help=f"SmoothGrad copies for saliency, 0 to {MAX_SMOOTH} (default: 0)",
     )
     group.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    group.add_argument("--topk", type=positive_int, default=20, help="at most K detections")
-    group.add_argument("--score-thresh", type=float, default=0.5, metavar="T")
+    group.add_argument(
+        "--topk",
+        type=topk_option,
+        default=20,
+        metavar="K",
+        help=f"at most K detections a frame, 1 to {MAX_TOPK} (default: 20)",
+    )
+    group.add_argument("--score-thresh", type=finite_float, default=0.5, metavar="T")
     group.add_argument(
         "--classes", help="comma-separated class names to keep, e.g. car,person (default: all)"
     )
@@ -101,7 +161,7 @@ def add_refresh_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--reuse-fidelity",
-        type=float,
+        type=finite_float,
         default=0.95,
         metavar="F",
         help="adaptive: each refresh checks what reuse would have shown; a track whose check "
@@ -110,7 +170,7 @@ def add_refresh_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--smooth-alpha",
-        type=float,
+        type=finite_float,
         default=0.6,
         metavar="A",
         help="weight of the new map in each track's moving average; 1 = no smoothing "
@@ -168,7 +228,7 @@ def add_render_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("overlay")
     group.add_argument("--colormap", default="turbo", choices=sorted(COLORMAPS))
     group.add_argument(
-        "--alpha", type=float, default=0.45, help="heatmap opacity, 0 to 1 (default: 0.45)"
+        "--alpha", type=finite_float, default=0.45, help="heatmap opacity, 0 to 1 (default: 0.45)"
     )
     group.add_argument(
         "--merged",
@@ -188,7 +248,10 @@ def render_style(args: argparse.Namespace):
 def add_source_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-frames", type=positive_int, metavar="N", help="stop after N frames")
     parser.add_argument(
-        "--fps", type=float, default=10.0, help="frame rate of an image folder (default: 10)"
+        "--fps",
+        type=positive_float,
+        default=10.0,
+        help="frame rate of an image folder (default: 10)",
     )
 
 
@@ -200,6 +263,11 @@ def build_parser() -> ArgumentParser:
         "(rtsp, rtsps, http, https) or 'synthetic'.",
     )
     parser.add_argument("--version", action="version", version=f"live-explain {__version__}")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help=f"show the traceback of an unexpected error (or set {DEBUG_ENV}=1)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
     sub.required = True
 
@@ -285,6 +353,8 @@ def build_parser() -> ArgumentParser:
     report = sub.add_parser("report", help="an HTML report over drives' JSONL logs")
     report.add_argument("logs", nargs="+", metavar="LOG")
     report.add_argument("-o", "--output", required=True, type=Path, metavar="OUT.html")
+    for command in sub.choices.values():  # also accepted after the command's name
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
     return parser
 
 
@@ -370,23 +440,27 @@ def cmd_export(args: argparse.Namespace) -> int:
     check_output_path(args.output, (args.input,))
     check_monitor_outputs(args)
     source = open_input(args)
+    writer = monitor = None
     try:
         source.start()  # open errors (unreadable file, no camera) come before the model loads
+        # Claims the output now: a second export to the same file is refused before any work.
+        writer = H264Writer(args.output, source.fps, inputs=(args.input,))
         detector = make_detector(args)
+        monitor = make_monitor_sink(args, source, detector)  # None without --log/--report
+        pipeline = Pipeline(
+            source,
+            detector,
+            max_frames=args.max_frames,
+            style=style,
+            policy=policy,
+            workers=inference_workers(args, detector.device),
+        )
     except BaseException:
+        if writer is not None:
+            writer.abort()  # nothing written yet: removes the partial file it made
         source.close()
         raise
-    writer = H264Writer(args.output, source.fps)
-    monitor = make_monitor_sink(args, source, detector)  # None without --log/--report
     monitor_lines: list[str] = []
-    pipeline = Pipeline(
-        source,
-        detector,
-        max_frames=args.max_frames,
-        style=style,
-        policy=policy,
-        workers=inference_workers(args, detector.device),
-    )
     started = time.perf_counter()
     bar = tqdm(
         total=expected_total(source, args.max_frames),
@@ -419,14 +493,22 @@ def cmd_export(args: argparse.Namespace) -> int:
         done = writer.frames_written
         print(f"live-explain: interrupted after {done} frames{where}", file=sys.stderr)
         return 130
+    except UserError as exc:  # a full disk, a file that cannot be replaced, ...
+        kept = writer.abort()
+        if monitor:
+            monitor.abort()
+        if kept is None or str(kept) in str(exc):
+            raise
+        raise UserError(f"{exc}; the partial video is kept at {kept}") from None
     except BaseException:
         writer.abort()
         if monitor:
             monitor.abort()
         raise
     width, height = writer.size
+    incomplete = " (incomplete: the input ended early)" if source.ended_early else ""
     print(
-        f"wrote {args.output}: {writer.frames_written} frames, {width}x{height}, "
+        f"wrote {args.output}: {writer.frames_written} frames{incomplete}, {width}x{height}, "
         f"{float(writer.fps):g} fps, H.264, in {elapsed:.1f} s "
         f"({writer.frames_written / max(elapsed, 1e-9):.1f} frames/s)"
     )
@@ -442,73 +524,42 @@ def default_recording_path(source_spec: str) -> Path:
 
 
 def cmd_record(args: argparse.Namespace) -> int:
-    from live_explain.sinks import H264Writer, check_output_path, write_json_atomic
+    from live_explain.recorder import FeedRecorder
 
     output = args.output
     if output is None:
         output = default_recording_path(args.source)
         output.parent.mkdir(parents=True, exist_ok=True)
-    check_output_path(output, (args.source,))
-    if output.exists():
-        raise UserError(f"{output}: already exists; choose another name")
-    sidecar_path = output.with_suffix(".json")
     source = open_input(args, realtime=True)
     source.start()
-    writer = H264Writer(output, source.fps, atomic=False, crf=18, keyframe_interval_s=1.0)
-    sidecar = {
-        "source": str(args.source),
-        "source_kind": source.kind,
-        "video": output.name,
-        "started_at": datetime.now().astimezone().isoformat(timespec="seconds"),
-        "fps": source.fps,
-        "width": None,
-        "height": None,
-        "frames_written": 0,
-        "frames_dropped": 0,
-        "finished": False,
-    }
-
-    def save_sidecar() -> None:
-        sidecar["frames_written"] = writer.frames_written
-        sidecar["frames_dropped"] = source.frames_dropped
-        if writer.size:
-            sidecar["width"], sidecar["height"] = writer.size
-        write_json_atomic(sidecar_path, sidecar)
-
-    save_sidecar()
+    try:
+        recorder = FeedRecorder(output, source.fps, str(args.source), source.kind, (args.source,))
+    except BaseException:
+        source.close()
+        raise
     started = time.monotonic()
-    last_save = started
     interrupted = False
     try:
-        while args.max_frames is None or writer.frames_written < args.max_frames:
+        while args.max_frames is None or recorder.frames_written < args.max_frames:
             if args.duration is not None and time.monotonic() - started >= args.duration:
                 break
             frame = source.read(timeout=1.0) if args.duration is not None else source.read()
             if frame is None:
                 break
-            writer.write(frame.image)
-            if time.monotonic() - last_save >= 1.0:
-                save_sidecar()
-                last_save = time.monotonic()
+            recorder.write(frame.image, dropped=source.frames_dropped)
     except TimeoutError:
         pass  # the duration check runs on the next loop turn
     except KeyboardInterrupt:
         interrupted = True  # Ctrl-C is the normal way to end an open-ended recording
     finally:
         source.close()
-    if writer.frames_written == 0:
-        writer.abort()
-        output.unlink(missing_ok=True)
-        sidecar_path.unlink(missing_ok=True)
+    recorder.frames_dropped = source.frames_dropped
+    if recorder.close() is None:
         raise UserError(f"{args.source}: no frames were recorded")
-    writer.close()
-    sidecar["finished"] = True
-    sidecar["duration_s"] = round(writer.frames_written / source.fps, 3)
-    save_sidecar()
     how = "stopped by the user; " if interrupted else ""
     print(
-        f"recorded {output}: {how}{writer.frames_written} frames, "
-        f"{source.frames_dropped} dropped; sidecar {sidecar_path}"
+        f"recorded {output}: {how}{recorder.frames_written} frames, "
+        f"{source.frames_dropped} dropped; sidecar {recorder.sidecar_path}"
     )
     return 0
 
@@ -647,28 +698,100 @@ class _WarningFormatter(logging.Formatter):
         return f"live-explain: {record.levelname.lower()}: {record.getMessage()}"
 
 
-def _raise_interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt
+class _Interrupts:
+    """SIGINT and SIGTERM handling: the first raises KeyboardInterrupt, so that the command
+    ends cleanly (an export keeps its partial file); while it cleans up, a second only says
+    so, a third ends the process at once (exit 130)."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._previous = {}
+        for signum in self.SIGNALS:
+            # ValueError: not the main thread (main() called from a test's thread)
+            with contextlib.suppress(ValueError):
+                self._previous[signum] = signal.signal(signum, self)
+
+    def __call__(self, signum, frame) -> None:
+        self.count += 1
+        if self.count == 1:
+            raise KeyboardInterrupt
+        if self.count == 2:
+            os.write(2, b"live-explain: finishing up; interrupt again to quit at once\n")
+            return
+        os._exit(130)
+
+    def restore(self) -> None:
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _system_error(exc: OSError) -> str:
+    """A failure of the system (a full disk, a permission, a lost drive) in one line."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    where = exc.filename if exc.filename is not None else None
+    return _one_line(f"{where}: {reason}" if where else reason)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run one command; every failure ends as one line on stderr and an exit code.
+
+    A user's mistake, a full disk, a permission: exit 2. Ctrl-C or SIGTERM: exit 130, also
+    during start-up. A bug: exit 2 with one line, or its traceback under ``--debug`` (or
+    ``LIVE_EXPLAIN_DEBUG=1``).
+    """
+    interrupts = _Interrupts()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_WarningFormatter())
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    log.propagate = False
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    debug = os.environ.get(DEBUG_ENV, "") not in ("", "0")
     try:
+        args = build_parser().parse_args(argv)
+        debug = debug or args.debug
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
         return COMMANDS[args.command](args)
     except UserError as exc:
-        print(f"live-explain: error: {exc}", file=sys.stderr)
+        print(f"live-explain: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("live-explain: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `live-explain models | head -1`
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 2
+    except MemoryError:
+        if debug:
+            raise
+        print(
+            "live-explain: error: out of memory; try a smaller --topk, a smaller input or "
+            "--device cpu",
+            file=sys.stderr,
+        )
+        return 2
+    except OSError as exc:
+        if debug:
+            raise
+        print(f"live-explain: error: {_system_error(exc)}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        if debug:
+            raise
+        print(
+            f"live-explain: error: internal error ({type(exc).__name__}: {_one_line(exc, 200)}); "
+            f"please report it; run with --debug for the traceback",
+            file=sys.stderr,
+        )
+        return 2
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        interrupts.restore()
         log.removeHandler(handler)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import cv2
 import numpy as np
 import torch
 
+from live_explain import output_files
 from live_explain.errors import UserError
 from live_explain.render import RenderStyle, blend_heat, draw_detections
 from live_explain.sinks import check_output_path
@@ -30,14 +30,14 @@ def read_image(path: Path) -> np.ndarray:
     return to_bgr_uint8(image)
 
 
-def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
-    """Write through a temporary file in the same folder, then rename over ``path``."""
-    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+def write_atomic(path: Path, write: Callable[[Path], None], inputs: tuple[str, ...] = ()) -> None:
+    """Write through a partial file of this run's own, then move it to ``path``."""
+    output_files.write_atomic(path, write, inputs)
+
+
+def _imwrite(path: Path, picture: np.ndarray, output: Path) -> None:
+    if not cv2.imwrite(str(path), picture):
+        raise UserError(f"{output}: could not write the image")
 
 
 def explain_image(args: argparse.Namespace, style: RenderStyle, make_detector) -> int:
@@ -54,21 +54,19 @@ def explain_image(args: argparse.Namespace, style: RenderStyle, make_detector) -
     for extra in (args.feature_maps, args.filters):
         if extra:
             check_output_path(extra, (args.image,), IMAGE_OUTPUTS)
+    output_files.check_distinct((args.output, args.save_maps, args.feature_maps, args.filters))
     if is_detector(args.model):
         model, overlay, arrays, summary = _explain_detections(args, image, style, make_detector)
     else:
         model, overlay, arrays, summary = _explain_classification(args, image, style)
     extras = _layer_pictures(args, model, image)
 
-    def save_png(tmp: Path) -> None:
-        if not cv2.imwrite(str(tmp), overlay):
-            raise UserError(f"{args.output}: could not write the image")
-
-    write_atomic(args.output, save_png)
+    inputs = (str(args.image),)
+    write_atomic(args.output, lambda tmp: _imwrite(tmp, overlay, args.output), inputs)
     if args.save_maps:
-        write_atomic(args.save_maps, lambda tmp: _save_npz(tmp, arrays))
+        write_atomic(args.save_maps, lambda tmp: _save_npz(tmp, arrays), inputs)
     for path, picture in extras.items():
-        write_atomic(path, lambda tmp, picture=picture: cv2.imwrite(str(tmp), picture))
+        write_atomic(path, lambda tmp, p=path, pic=picture: _imwrite(tmp, pic, p), inputs)
     saved = f"; maps in {args.save_maps}" if args.save_maps else ""
     saved += "".join(f"; {path}" for path in extras)
     print(f"{summary} -> {args.output}{saved}")

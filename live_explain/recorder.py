@@ -9,8 +9,9 @@
     recorder.close()          # finishes the video and marks the sidecar finished
 
 The video is fragmented MP4 written in place (playable after a crash); the sidecar
-``NAME.json`` (source, start time, fps, size, frames written and dropped) is rewritten
-atomically at most once a second and on close.
+``NAME.mp4.json`` (source, start time, fps, size, frames written and dropped) is rewritten
+atomically at most once a second and on close. Neither may exist before: a recording never
+replaces a file.
 """
 
 from __future__ import annotations
@@ -22,21 +23,41 @@ from pathlib import Path
 import numpy as np
 
 from live_explain.errors import UserError
+from live_explain.output_files import create_new, same_file
 from live_explain.sinks import H264Writer, check_output_path, write_json_atomic
 
 SIDECAR_EVERY_S = 1.0
 
 
-class FeedRecorder:
-    """Raw frames to ``path`` (``.mp4`` or ``.mkv``) with a sidecar beside it."""
+def sidecar_path(video: Path) -> Path:
+    """The sidecar of a recording: ``drive.mp4`` -> ``drive.mp4.json`` (one per video)."""
+    return video.with_name(f"{video.name}.json")
 
-    def __init__(self, path: Path, fps: float, source: str, source_kind: str) -> None:
-        check_output_path(path)
-        if path.exists():
-            raise UserError(f"{path}: already exists; choose another name")
+
+class FeedRecorder:
+    """Raw frames to ``path`` (``.mp4`` or ``.mkv``) with a sidecar beside it.
+
+    ``inputs`` are the paths the recording reads (its source), which it must not write.
+    """
+
+    def __init__(
+        self, path: Path, fps: float, source: str, source_kind: str, inputs: tuple[str, ...] = ()
+    ) -> None:
+        path = Path(path)
+        check_output_path(path, inputs)
         self.path = path
-        self.sidecar_path = path.with_suffix(".json")
-        self.writer = H264Writer(path, fps, atomic=False, crf=18, keyframe_interval_s=1.0)
+        self.sidecar_path = sidecar_path(path)
+        for taken in (path, self.sidecar_path):
+            if taken.exists() or taken.is_symlink():
+                raise UserError(f"{taken}: already exists; choose another name")
+        if any(given and same_file(given, self.sidecar_path) for given in inputs):
+            raise UserError(f"{self.sidecar_path}: the sidecar would be the input")
+        create_new(self.sidecar_path)  # both names are this run's from here on
+        try:
+            self.writer = H264Writer(path, fps, atomic=False, crf=18, keyframe_interval_s=1.0)
+        except BaseException:
+            self.sidecar_path.unlink(missing_ok=True)
+            raise
         self.frames_dropped = 0
         self.sidecar: dict = {
             "source": source,
@@ -80,9 +101,8 @@ class FeedRecorder:
     def close(self) -> Path | None:
         """Finish the recording; ``None`` (and nothing left on disk) if no frame came."""
         if self.writer.frames_written == 0:
-            self.writer.abort()
-            self.path.unlink(missing_ok=True)
-            self.sidecar_path.unlink(missing_ok=True)
+            self.writer.abort()  # removes the empty video it created
+            self.sidecar_path.unlink(missing_ok=True)  # created by this run
             return None
         self.writer.close()
         self.sidecar["finished"] = True

@@ -6,10 +6,10 @@ playable, so a crash or a ``kill -9`` leaves a file that decodes up to its last 
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
@@ -18,7 +18,9 @@ import av
 import cv2
 import numpy as np
 
+from live_explain import output_files
 from live_explain.errors import UserError
+from live_explain.output_files import OutputFile
 
 log = logging.getLogger("live_explain")
 
@@ -34,35 +36,8 @@ def fps_fraction(fps: float) -> Fraction:
 def check_output_path(
     path: Path, inputs: tuple[str, ...] = (), suffixes: Iterable[str] = VIDEO_SUFFIXES
 ) -> Path:
-    """Raise :class:`UserError` unless a file can be written at ``path``.
-
-    Checks the suffix, that ``path`` is not one of ``inputs``, and that its folder exists
-    and accepts a new file (tried for real: permission bits say nothing for root).
-    """
-    suffixes = sorted(suffixes)
-    if path.suffix.lower() not in suffixes:
-        raise UserError(f"{path}: output must end in {', '.join(suffixes)}")
-    for given in inputs:
-        if given and Path(given).exists() and Path(given).resolve() == path.resolve():
-            raise UserError(f"{path}: output path is the same as the input")
-    folder = path.parent
-    if not folder.exists():
-        raise UserError(f"{folder}: output folder does not exist")
-    if not folder.is_dir():
-        raise UserError(f"{folder}: output folder is not a folder")
-    if path.is_dir():
-        raise UserError(f"{path}: output path is a folder")
-    try:
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".live-explain-probe-"):
-            pass
-    except OSError as exc:
-        raise UserError(f"{folder}: output folder is not writable ({exc.strerror})") from None
-    return path
-
-
-def partial_path(path: Path) -> Path:
-    """Where an export is written until it succeeds: ``drive.mp4`` -> ``drive.partial.mp4``."""
-    return path.with_name(f"{path.stem}.partial{path.suffix}")
+    """:func:`live_explain.output_files.check_output_path` with video suffixes by default."""
+    return output_files.check_output_path(path, inputs, suffixes)
 
 
 class H264Writer:
@@ -70,8 +45,11 @@ class H264Writer:
 
     The frame size is fixed by the first frame; odd sizes are padded by one pixel to the
     even size yuv420p needs, and later frames of another size are letterboxed into it with
-    one warning. With ``atomic=True`` the video is written to ``partial_path(path)`` and
-    renamed to ``path`` by ``close()``; ``abort()`` keeps the playable partial file.
+    one warning. With ``atomic=True`` the video is written to a partial file of this run's
+    own (see :mod:`live_explain.output_files`) and moved to ``path`` by ``close()``;
+    ``abort()`` keeps the playable partial file. Without it the video is written in place,
+    to a file that must not exist yet (a recording). ``inputs`` are the paths the run reads.
+    A full disk or another write failure raises :class:`UserError`.
     """
 
     def __init__(
@@ -83,17 +61,27 @@ class H264Writer:
         crf: int = 20,
         preset: str = "superfast",
         keyframe_interval_s: float = 2.0,
+        inputs: Iterable[str | os.PathLike] = (),
     ) -> None:
         self.path = Path(path)
+        if not (fps > 0 and fps < float("inf")):
+            raise UserError(f"{self.path}: frame rate {fps} is not a positive number")
         self.fps = fps_fraction(fps)
         self.atomic = atomic
-        self.write_path = partial_path(self.path) if atomic else self.path
+        if atomic:
+            self._output: OutputFile | None = OutputFile(self.path, inputs)
+            self.write_path = self._output.partial
+        else:
+            output_files.create_new(self.path)
+            self._output = None
+            self.write_path = self.path
         self.crf, self.preset = crf, preset
         self.gop = max(1, round(float(self.fps) * keyframe_interval_s))
         self.size: tuple[int, int] | None = None  # (width, height) of the encoded video
         self.source_size: tuple[int, int] | None = None
         self.frames_written = 0
         self._resized_warned = False
+        self._failed = False
         self._container = None
         self._stream = None
 
@@ -101,7 +89,10 @@ class H264Writer:
         fmt = VIDEO_SUFFIXES.get(self.path.suffix.lower(), "mp4")
         options = {"movflags": FRAGMENTED_MP4} if fmt == "mp4" else {}
         options["flush_packets"] = "1"  # fragments reach the disk as soon as they are done
-        self._container = av.open(str(self.write_path), mode="w", format=fmt, options=options)
+        try:
+            self._container = av.open(str(self.write_path), mode="w", format=fmt, options=options)
+        except OSError as exc:
+            raise self._failure(exc) from None
         stream = self._container.add_stream("libx264", rate=self.fps)
         stream.width, stream.height = width + width % 2, height + height % 2
         stream.pix_fmt = "yuv420p"
@@ -118,9 +109,20 @@ class H264Writer:
         image = self._fit(image_bgr)
         frame = av.VideoFrame.from_ndarray(image, format="bgr24")
         frame.pts = self.frames_written
-        for packet in self._stream.encode(frame):
-            self._container.mux(packet)
+        try:
+            for packet in self._stream.encode(frame):
+                self._container.mux(packet)
+        except OSError as exc:
+            raise self._failure(exc) from None
         self.frames_written += 1
+
+    def _failure(self, exc: OSError) -> UserError:
+        """A one-line error for a failed write (a full disk, a lost drive)."""
+        reason = exc.strerror or str(exc)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            reason = "no space left on the device"
+        self._failed = True
+        return UserError(f"{self.path}: cannot write the video ({reason})")
 
     def _fit(self, image: np.ndarray) -> np.ndarray:
         out_w, out_h = self.size
@@ -149,25 +151,40 @@ class H264Writer:
         try:
             for packet in self._stream.encode(None):
                 self._container.mux(packet)
+        except OSError as exc:
+            raise self._failure(exc) from None
         finally:
-            self._container.close()
-            self._container = None
+            container, self._container = self._container, None
+            try:
+                container.close()
+            except OSError as exc:
+                raise self._failure(exc) from None
 
     def close(self) -> Path:
         """Flush the encoder and, when atomic, move the finished file to ``path``."""
         if self._container is None and self.frames_written == 0:
             raise UserError(f"{self.path}: no frames to write")
         self._finish_stream()
-        if self.atomic:
-            os.replace(self.write_path, self.path)
+        if self._output is not None:
+            self._output.commit()
         return self.path
 
     def abort(self) -> Path | None:
-        """Stop early: flush what was encoded and keep it under the partial name."""
+        """Stop early: flush what was encoded and keep it under the partial name (a run
+        that wrote no frame removes the empty file it created)."""
         try:
             self._finish_stream()
         except Exception as exc:  # keep the partial file even if the flush fails
-            log.warning("could not flush %s: %s", self.write_path, exc)
+            if not self._failed:  # a failed write has been reported already
+                log.warning("could not flush %s: %s", self.write_path, exc)
+        if self.frames_written == 0:
+            if self._output is not None:
+                self._output.discard()
+            elif self.write_path.exists() and self.write_path.stat().st_size == 0:
+                self.write_path.unlink()  # the empty file create_new made in this run
+            return None
+        if self._output is not None:
+            return self._output.keep()
         return self.write_path if self.write_path.exists() else None
 
     def __enter__(self) -> H264Writer:
@@ -194,6 +211,4 @@ def letterbox(image: np.ndarray, width: int, height: int) -> np.ndarray:
 
 def write_json_atomic(path: Path, data: dict) -> None:
     """Write ``data`` as JSON so that readers see the old or the new file, never half."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
+    output_files.write_text_atomic(path, json.dumps(data, indent=2) + "\n")

@@ -135,6 +135,7 @@ class FrameSource:
         self.expected_frames: int | None = None
         self.frames_delivered = 0
         self.reconnects = 0
+        self.ended_early = False  # a file or served file that stopped before its end
 
     # -- what a consumer uses -------------------------------------------------------------
     @property
@@ -364,6 +365,7 @@ class VideoFileSource(_CaptureSource):
         reached_end = self.end_ms is None
         # Container frame counts may be off by one; a bigger gap means lost frames.
         if reached_end and expected and self._decoded < expected - 1:
+            self.ended_early = True
             log.warning(
                 "%s: decoded %d of %d frames; the file looks truncated or damaged",
                 self.path,
@@ -450,6 +452,19 @@ class StreamSource(_CaptureSource):
             raise ReadFailure("stream read failed")
         image, pts_ms = item
         return image, pts_ms if not self.live else (time.monotonic() - self._t0) * 1000.0
+
+    def _on_end(self) -> None:
+        expected = self.expected_frames
+        # A served file ends early when the server stalls or the connection drops.
+        if not self.live and expected and self.frames_delivered < expected - 1:
+            self.ended_early = True
+            log.warning(
+                "%s: the stream ended after %d of %d frames (the server stopped sending or "
+                "the connection was lost); what follows is incomplete",
+                self.url,
+                self.frames_delivered,
+                expected,
+            )
 
 
 class ImageFolderSource(FrameSource):

@@ -109,7 +109,7 @@ def test_record_synthetic_with_sidecar(cli, tmp_path):
     out = tmp_path / "rec.mp4"
     result = cli("record", "synthetic", "-o", out, "--duration", "1.5")
     assert result.code == 0, result.err
-    sidecar = json.loads(out.with_suffix(".json").read_text())
+    sidecar = json.loads((tmp_path / "rec.mp4.json").read_text())
     info = video_info(out)
     assert info["codec"] == "h264" and info["frames"] == sidecar["frames_written"]
     assert sidecar["finished"] is True and sidecar["source"] == "synthetic"
@@ -127,7 +127,7 @@ def test_record_killed_mid_way_still_decodes(tmp_path):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    sidecar = out.with_suffix(".json")
+    sidecar = out.with_name(out.name + ".json")
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if sidecar.exists() and json.loads(sidecar.read_text())["frames_written"] >= 60:

@@ -25,7 +25,7 @@ def test_real_clip_round_trip(cli, clip, tmp_path):
         "fps": 25.0,
         "frames": CLIP_FRAMES,
     }
-    assert not (tmp_path / "drive.partial.mp4").exists()
+    assert not list(tmp_path.glob("*.partial*"))
 
 
 def test_max_frames_and_time_range(cli, clip, tmp_path):
@@ -110,7 +110,6 @@ def test_failed_export_keeps_existing_output(cli, tmp_path):
 @pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL])
 def test_interrupted_export_leaves_a_playable_partial_file(clip, tmp_path, how):
     out = tmp_path / "drive.mp4"
-    partial = tmp_path / "drive.partial.mp4"
     proc = subprocess.Popen(
         [sys.executable, "-m", "live_explain.cli", "export", clip, "-o", out, *FAST],
         stdout=subprocess.PIPE,
@@ -119,15 +118,18 @@ def test_interrupted_export_leaves_a_playable_partial_file(clip, tmp_path, how):
     )
     deadline = time.monotonic() + 120
     # wait until at least one fragment (2 s of video at 25 fps) is on disk
+    partial = None
     while time.monotonic() < deadline and proc.poll() is None:
-        if partial.exists() and partial.stat().st_size > 150_000:
+        partials = list(tmp_path.glob("drive.partial-*.mp4"))  # this run's own name
+        if partials and partials[0].stat().st_size > 150_000:
+            partial = partials[0]
             break
         time.sleep(0.2)
     assert proc.poll() is None, "export finished before it could be interrupted"
     os.kill(proc.pid, how)
     _, err = proc.communicate(timeout=60)
     assert not out.exists(), "no half file under the final name"
-    assert partial.exists()
+    assert partial is not None and partial.exists()
     frames = video_info(partial)["frames"]
     assert 0 < frames < CLIP_FRAMES
     if how == signal.SIGINT:

@@ -34,7 +34,7 @@ def test_log_round_trips_through_the_reader(tmp_path):
         "low_score": 0.6,
         "low_score_frames": 10,
     }
-    assert not list(tmp_path.glob("*.partial.*"))
+    assert not list(tmp_path.glob("*.partial*"))
 
 
 def test_log_holds_what_the_monitor_saw(tmp_path):
@@ -66,7 +66,8 @@ def test_interrupted_log_keeps_a_readable_partial_file(tmp_path):
     for result, _ in zip(truth_results(), range(4), strict=False):
         sink.write(result)
     kept = sink.abort()
-    assert kept == tmp_path / "cut.partial.jsonl" and not log.exists()
+    assert kept.parent == tmp_path and kept.name.startswith("cut.partial-") and not log.exists()
+    assert kept.suffix == ".jsonl"
     with kept.open("a") as file:
         file.write('{"record":"frame","frame":4,"pts')  # the line being written at the kill
     partial = read_log(kept)

@@ -87,7 +87,7 @@ def test_a_slow_live_feed_is_recorded_with_its_real_timing(tmp_path):
     assert recorder.close() == path
     info = video_info(path)
     assert info["frames"] == 10 and info["size"] == (160, 96)
-    sidecar = json.loads(path.with_suffix(".json").read_text())
+    sidecar = json.loads(path.with_name(path.name + ".json").read_text())
     assert sidecar["finished"] and sidecar["frames_written"] == 10
     assert sidecar["frames_dropped"] == 6 and sidecar["duration_s"] == pytest.approx(0.4)
 

@@ -69,16 +69,12 @@ def add_monitor_options(parser: argparse.ArgumentParser) -> None:
 
 def check_monitor_outputs(args: argparse.Namespace) -> None:
     """Raise :class:`UserError` for monitoring options that cannot work, before any work."""
-    from live_explain.sinks import check_output_path
+    from live_explain.output_files import check_distinct, check_output_path
 
-    outputs = [args.output]
     for path, suffix in ((args.log, ".jsonl"), (args.report, ".html")):
-        if path is None:
-            continue
-        check_output_path(path, (args.input,), suffixes=(suffix,))
-        if any(Path(path).resolve() == Path(other).resolve() for other in outputs):
-            raise UserError(f"{path}: the same path is given for two outputs")
-        outputs.append(path)
+        if path is not None:
+            check_output_path(path, (args.input,), suffixes=(suffix,))
+    check_distinct((args.output, args.log, args.report))
     if args.faithfulness and not (args.log or args.report):
         raise UserError("--faithfulness N needs --log or --report to put its results in")
     if args.faithfulness:
@@ -134,7 +130,12 @@ def make_monitor_sink(args: argparse.Namespace, source, detector):
     if args.faithfulness:
         plan = FaithfulnessPlan(args.faithfulness, faithfulness_methods(args), detector)
     return DriveMonitorSink(
-        drive, thresholds, log_path=args.log, report_path=args.report, faithfulness=plan
+        drive,
+        thresholds,
+        log_path=args.log,
+        report_path=args.report,
+        faithfulness=plan,
+        inputs=(str(args.input),),
     )
 
 

@@ -22,7 +22,7 @@ from live_explain.monitor.flagged import FlaggedFrames, Thumbnail, cut_from_vide
 from live_explain.monitor.runlog import DriveLog, FaithfulnessRecord
 from live_explain.monitor.stats import GroupStats, by_class, grouped, total_events, track_stats
 from live_explain.monitor.timeline_svg import KIND_COLOURS, timeline_svg
-from live_explain.sinks import partial_path
+from live_explain.output_files import write_text_atomic
 
 WORST_TRACKS = 10
 SHORT_KIND = {
@@ -435,12 +435,8 @@ def write_report(
     drives: Sequence[DriveLog],
     thumbnails: dict[int, list[Thumbnail]] | None = None,
 ) -> Path:
-    """Write the report to ``path`` atomically (``NAME.partial.html``, then renamed)."""
-    path = Path(path)
-    temporary = partial_path(path)
-    temporary.write_text(render_report(drives, thumbnails), encoding="utf-8")
-    os.replace(temporary, path)
-    return path
+    """Write the report to ``path`` atomically (a partial file of its own, then renamed)."""
+    return write_text_atomic(path, render_report(drives, thumbnails))
 
 
 def thumbnails_from_video(drive: DriveLog) -> list[Thumbnail]:

@@ -29,16 +29,18 @@ interrupted export keeps the partial file, which :func:`read_log` also reads.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from live_explain.errors import UserError
 from live_explain.monitor.events import Event
-from live_explain.sinks import partial_path
+from live_explain.output_files import OutputFile
 
 SCHEMA_VERSION = 1
 
@@ -196,14 +198,17 @@ def header_json(header: DriveHeader) -> dict:
 
 
 class RunLogWriter:
-    """Writes a drive log line by line to ``NAME.partial.jsonl``; :meth:`close` renames it.
+    """Writes a drive log line by line to a partial file of its own
+    (``NAME.partial-XXXXXXXX.jsonl``, see :mod:`live_explain.output_files`); :meth:`close`
+    moves it to ``path``.
 
     Every line is flushed as it is written, so a crash loses at most the line in progress.
     """
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike, inputs: Sequence[str | os.PathLike] = ()) -> None:
         self.path = Path(path)
-        self.write_path = partial_path(self.path)
+        self._output = OutputFile(self.path, inputs)
+        self.write_path = self._output.partial
         self.frames_written = 0
         self._file = open(self.write_path, "w", encoding="utf-8")  # noqa: SIM115 (closed by close/abort)
         self._header_written = False
@@ -230,15 +235,15 @@ class RunLogWriter:
     def close(self) -> Path:
         """Finish the log and move it to its final name."""
         self._file.close()
-        os.replace(self.write_path, self.path)
-        return self.path
+        return self._output.commit()
 
     def abort(self) -> Path | None:
         """Stop early: keep the partial log when it holds frames, else remove it."""
-        self._file.close()
+        with contextlib.suppress(OSError):  # a full disk: what reached it is kept
+            self._file.close()
         if self.frames_written:
-            return self.write_path if self.write_path.exists() else None
-        self.write_path.unlink(missing_ok=True)
+            return self._output.keep()
+        self._output.discard()
         return None
 
 

@@ -15,6 +15,7 @@ import logging
 import random
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -40,6 +41,7 @@ from live_explain.monitor.runlog import (
     RunLogWriter,
     read_log,
 )
+from live_explain.output_files import OutputFile
 
 if TYPE_CHECKING:
     from live_explain.engine import FrameResult
@@ -109,8 +111,9 @@ def frame_record(result: FrameResult, checked: MonitoredFrame) -> FrameRecord:
 class DriveMonitorSink:
     """Monitors an export: ``write(result)`` per frame, then ``close()`` or ``abort()``.
 
-    ``log_path`` and ``report_path`` may each be ``None`` (not both). The log is written
-    atomically (``NAME.partial.jsonl`` renamed on close), and so is the report.
+    ``log_path`` and ``report_path`` may each be ``None`` (not both). The log and the report
+    are written atomically (partial files of their own, renamed on close; see
+    :mod:`live_explain.output_files`); ``inputs`` are the paths the export reads.
     """
 
     def __init__(
@@ -121,6 +124,7 @@ class DriveMonitorSink:
         log_path: Path | None = None,
         report_path: Path | None = None,
         faithfulness: FaithfulnessPlan | None = None,
+        inputs: Sequence[str] = (),
     ) -> None:
         if log_path is None and report_path is None:
             raise ValueError("a monitoring sink needs a log path, a report path or both")
@@ -131,7 +135,9 @@ class DriveMonitorSink:
         if log_path is None:  # the report is made from a log all the same
             self._scratch = Path(tempfile.mkdtemp(prefix="live-explain-log-"))
             log_path = self._scratch / "drive.jsonl"
-        self.writer = RunLogWriter(log_path)
+        self.writer = RunLogWriter(log_path, inputs)
+        # Claimed now, so that a second run on the same report is refused before any work.
+        self._report = OutputFile(report_path, inputs) if report_path is not None else None
         self.flagged = FlaggedFrames()
         self.faithfulness = faithfulness
         self._samples: list[tuple[int, np.ndarray]] = []
@@ -210,18 +216,24 @@ class DriveMonitorSink:
             if self.log_path is not None:
                 lines.append(f"wrote {written}: {self.frames} frames, {self.events} events")
             if self.report_path is not None:
-                from live_explain.monitor.report import write_report
+                from live_explain.monitor.report import render_report
 
                 drive = read_log(written)
-                write_report(self.report_path, [drive], {0: self.flagged.thumbnails()})
+                html = render_report([drive], {0: self.flagged.thumbnails()})
+                self._report.partial.write_text(html, encoding="utf-8")
+                self._report.commit()
                 lines.append(f"wrote {self.report_path}: drive report")
         finally:
+            if self._report is not None and not self._report.committed:
+                self._report.discard()
             self._clean_scratch()
         return lines
 
     def abort(self) -> Path | None:
         """Stop early: keep a partial log that holds frames (not a scratch one)."""
         kept = self.writer.abort()
+        if self._report is not None:
+            self._report.discard()
         self._clean_scratch()
         return kept if self._scratch is None else None
 
