@@ -254,6 +254,10 @@ class _TrackMap:
     record: float | None = None  # running mean of reuse's fidelity found at refreshes
 
 
+# Tracks whose maps are kept (each a map at its last refresh and the map shown last).
+MAX_TRACKS = 200
+
+
 @dataclass
 class MapCache:
     """Per-track maps across frames: plans refreshes, then composes the maps to show."""
@@ -430,16 +434,19 @@ class MapCache:
                 if fresh_weights:
                     weights = {k: w[fresh[row]] for k, w in fresh_weights.items()}
                 refreshed[row] = True
+                # A copy of its own: a view would keep the whole batch of fresh maps alive
+                # for as long as this track reuses it.
+                kept_map = current.clone()
                 if state is None:
                     window = self.policy.start_window()
                     state = _TrackMap(
-                        current, box, int(labels[row]), float(scores[row]), frame, window=window
+                        kept_map, box, int(labels[row]), float(scores[row]), frame, window=window
                     )
                     self.tracks[tid] = state
                 else:
                     if scene_cut or state.label != int(labels[row]):  # a new look: start again
                         state.window, state.record = self.policy.start_window(), None
-                    state.heatmap, state.box, state.frame = current, box, frame
+                    state.heatmap, state.box, state.frame = kept_map, box, frame
                     state.label, state.score = int(labels[row]), float(scores[row])
                 state.weights = weights
             elif row in kept:
@@ -458,9 +465,24 @@ class MapCache:
             if not (refreshed[row] or reformed) and self._jitters(state.shown_box, box):
                 anchor = state.shown_box  # the map stayed put: keep its anchor
             state.shown, state.shown_box, state.seen = out, anchor, frame
+        self._forget_old(frame)
+        return shown, refreshed
+
+    def _forget_old(self, frame: int) -> None:
+        """Drop tracks missing for more than ``keep_missing`` frames, and the least recently
+        seen beyond :data:`MAX_TRACKS`; a track that went missing this frame gets a copy of its
+        shown map, so that it does not keep this frame's whole batch of maps alive. The
+        memory is then bounded: at most ``MAX_TRACKS`` x 2 full-frame maps."""
         for tid in [t for t, s in self.tracks.items() if frame - s.seen > self.keep_missing]:
             del self.tracks[tid]
-        return shown, refreshed
+        if len(self.tracks) > MAX_TRACKS:
+            by_age = sorted(self.tracks, key=lambda t: self.tracks[t].seen)
+            for tid in by_age[: len(self.tracks) - MAX_TRACKS]:
+                del self.tracks[tid]
+        for state in self.tracks.values():
+            missing = state.seen < frame and state.shown is not None
+            if missing and state.shown._base is not None:  # a view into an older frame's maps
+                state.shown = state.shown.clone()
 
 
 class SceneCutDetector:
