@@ -154,7 +154,10 @@ class OutputFile:
         self.partial = Path(name) if folder.is_absolute() else folder / Path(name).name
         self._fd: int | None = fd
         self.committed = False
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a file no one else knows yet
+        # A file no one else knows yet; a file system without locks (some network ones)
+        # only loses the early refusal of a second writer, not the checks at commit.
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         os.fchmod(fd, _file_mode())
         for given in inputs:
             given = os.fspath(given) if given is not None else ""

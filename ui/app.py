@@ -148,9 +148,8 @@ def run_app(options: WatchOptions) -> int:
     app = make_application()
     settings = AppSettings(options.settings_file)
     explain = settings.explain()
-    if options.overrides:
+    if options.overrides:  # remembered once a frame has been shown with them
         explain = explain.replace(**options.overrides)
-        settings.save_explain(explain)
     window = MainWindow(settings, explain)
     bridge = LogBridge(log)
     bridge.message.connect(window.notices.notify)

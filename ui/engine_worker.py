@@ -8,10 +8,18 @@ are *live*: ``Pipeline.run`` reads them through their producer thread (latest-fr
 
 The GUI talks to the worker through thread-safe methods that queue commands; settings
 changes go to ``Pipeline.update`` and apply before the next frame.
+
+Settings count as *working* once a frame has been shown with them (``settings_working``).
+A change the engine cannot use, at once or on its next frame, is undone: a notice, the
+last working settings again (``settings_rejected``), the frame shown with them. Settings
+not yet known to work (``fallback=True``: the remembered ones at start-up) that fail before
+the first frame fall back, one at a time, to their defaults. Any other failure after the
+first frame ends the worker with ``crashed(reason)``, and the window starts a new one.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import queue
 import threading
@@ -43,13 +51,43 @@ from live_explain.ui.settings import PIPELINE_KEYS, ExplainSettings
 log = logging.getLogger("live_explain")
 
 FPS_SMOOTHING = 0.2  # weight of the newest interval in the displayed frame rate
+NOTICE_CHARS = 240  # an error in a notice is cut to one line of about this length
+# What falls back to its default, in this order, when settings not known to work fail
+# before their first frame: loading the model, then building or running the explanation.
+MODEL_FALLBACKS = ("weights", "model")
+EXPLAIN_FALLBACKS = ("layer", "method", "device", "refresh")
+# The settings a notice names when it says what was undone.
+DESCRIBED_KEYS = (
+    "model",
+    "weights",
+    "device",
+    "method",
+    "layer",
+    "classes",
+    "score_thresh",
+    "topk",
+    "colormap",
+    "alpha",
+    "merged",
+    "refresh",
+)
+
+
+def one_line(exc: BaseException) -> str:
+    """``exc`` for a notice: one line, its type named unless it is a user error."""
+    text = " ".join(str(exc).split())
+    if not isinstance(exc, UserError):
+        text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return text if len(text) <= NOTICE_CHARS else text[: NOTICE_CHARS - 1] + "…"
 
 
 class EngineWorker(QThread):
     """Plays one source. Construct, connect the signals, ``start()``; ``stop()`` ends it.
 
     ``loaded`` is the model to explain with; without it the worker loads
-    ``settings.model`` first (and emits ``model_ready``).
+    ``settings.model`` first (and emits ``model_ready``). A file or folder starts at frame
+    ``position``. ``fallback``: ``settings`` are not known to work, and any of them that
+    fails before the first frame is replaced by its default (with a notice).
     """
 
     frame_ready = pyqtSignal(object)  # FrameUpdate
@@ -61,6 +99,8 @@ class EngineWorker(QThread):
     recording_changed = pyqtSignal(object)  # Path while recording, None after
     notice = pyqtSignal(str, str)  # level ("info", "warning", "error"), message
     settings_rejected = pyqtSignal(object)  # the ExplainSettings still in force
+    settings_working = pyqtSignal(object)  # ExplainSettings that have just shown a frame
+    crashed = pyqtSignal(str)  # the worker ended on an error after frames: the reason
 
     def __init__(
         self,
@@ -72,6 +112,8 @@ class EngineWorker(QThread):
         speed: float = 1.0,
         loop: bool = False,
         folder_fps: float = 10.0,
+        position: int = 0,
+        fallback: bool = False,
     ) -> None:
         super().__init__()
         self.setObjectName(f"live-explain-engine {spec}")
@@ -82,6 +124,11 @@ class EngineWorker(QThread):
         self.playing = playing
         self.speed = speed
         self.loop = loop
+        self.position = position
+        self.fallback = fallback
+        # the last settings and model a frame was shown with (None: no frame yet)
+        self._good: tuple[ExplainSettings, LoadedModel] | None = None
+        self._changed_at = 0.0  # perf_counter() of the last settings change applied
         self._commands: queue.SimpleQueue[tuple] = queue.SimpleQueue()
         self._stopping = False
         self._pipeline: Pipeline | None = None
@@ -144,7 +191,7 @@ class EngineWorker(QThread):
         reader: ReplayReader | None = None
         try:
             if self.loaded is None:
-                self._load_model(self.settings.model, self.settings.weights)
+                self._load_first_model()
             if self._stopping:
                 return
             reader = open_replay(self.spec, self.folder_fps)
@@ -152,23 +199,44 @@ class EngineWorker(QThread):
                 self._replay(reader)
             else:
                 self._live()
-        except UserError as exc:
-            self.notice.emit("error", str(exc))
-            self.state_changed.emit(SourceState.FAILED.value)
-        except Exception as exc:  # a bug or a library failure: say so, keep the window alive
-            log.exception("engine failed")
-            self.notice.emit("error", f"engine stopped: {type(exc).__name__}: {exc}")
-            self.state_changed.emit(SourceState.FAILED.value)
+        except Exception as exc:  # a bug or a library failure too: keep the window alive
+            if not self._stopping:
+                self._failed(exc)
         finally:
             self._finish_recording()
             if reader is not None:
                 reader.close()
+            # A pipeline replaced here (after a refused setting) leaves its model copy as
+            # cyclic garbage; left to a collection while this thread ends, it crashes
+            # Python (a segfault in tstate_delete_common under PyQt6): collect it now.
+            gc.collect()
+
+    def _failed(self, exc: Exception) -> None:
+        """The worker ends on ``exc``: after frames, the window restarts the engine; before
+        any, the source or the settings cannot work here, and the source fails."""
+        if not isinstance(exc, UserError):  # for a debug log; never a traceback on a terminal
+            log.debug("engine failed", exc_info=True)
+        if self._good is not None:
+            self.crashed.emit(one_line(exc))
+            return
+        prefix = "" if isinstance(exc, UserError) else "engine stopped: "
+        self.notice.emit("error", prefix + one_line(exc))
+        self.state_changed.emit(SourceState.FAILED.value)
 
     # -- model ------------------------------------------------------------------------------
     def _load_model(self, name: str, weights: str) -> None:
         self.model_loading.emit(name)
         self.loaded = load_detector_model(name, weights)
         self.model_ready.emit(self.loaded)
+
+    def _load_first_model(self) -> None:
+        while True:
+            try:
+                self._load_model(self.settings.model, self.settings.weights)
+                return
+            except Exception as exc:
+                if not self._fall_back(MODEL_FALLBACKS, exc):
+                    raise
 
     def _apply_settings(self, changes: dict) -> bool:
         """Apply ``changes``; True when the current frame should be explained again.
@@ -180,22 +248,103 @@ class EngineWorker(QThread):
                 self._load_model(new.model, new.weights)
             if (new.model, new.weights, new.device) != (old.model, old.weights, old.device):
                 detector = make_detector(self.loaded, new)
-                self.settings = new
                 if self._pipeline is not None:
                     self._pipeline.update(detector=detector)
-                return True
-            updates = self._pipeline_changes(old, new)
-            if updates and self._pipeline is not None:
-                self._pipeline.update(**updates)  # checks a new method or layer at once
-        except UserError as exc:
-            self.notice.emit("error", str(exc))
+                updates = {"detector": detector}
+            else:
+                updates = self._pipeline_changes(old, new)
+                if updates and self._pipeline is not None:
+                    self._pipeline.update(**updates)  # checks a new method or layer at once
+        except Exception as exc:
+            if not isinstance(exc, UserError):
+                log.debug("settings change failed", exc_info=True)
+            kept = self._describe(old, new, old_loaded)
+            self.notice.emit("error", f"{one_line(exc)}; back to {kept}")
+            self.settings = old
             if self.loaded is not old_loaded:
                 self.loaded = old_loaded
                 self.model_ready.emit(old_loaded)
             self.settings_rejected.emit(old)
             return False
         self.settings = new
+        self._changed_at = time.perf_counter()  # frames read from now on show ``new``
         return bool(updates)
+
+    # -- which settings work ------------------------------------------------------------------
+    def _untested(self) -> bool:
+        """Whether the settings in force have not yet shown a frame (since the last that did)."""
+        if self._good is None:
+            return False
+        good, loaded = self._good
+        return loaded is not self.loaded or good.replace(selected=None) != self.settings.replace(
+            selected=None
+        )
+
+    def _confirm(self) -> None:
+        """A frame was shown with the settings in force: they work."""
+        if self._good is None or self._untested():
+            self._good = (self.settings, self.loaded)
+            self.settings_working.emit(self.settings)
+
+    def _refuse(self, exc: Exception) -> None:
+        """Undo the settings that made the engine fail: back to the last working ones."""
+        assert self._good is not None
+        log.debug("settings refused", exc_info=True)
+        good, loaded = self._good
+        refused, refused_loaded = self.settings, self.loaded
+        tried = self._describe(refused, good, refused_loaded)
+        kept = self._describe(good, refused, loaded)
+        reason = one_line(exc)
+        self.notice.emit("error", f"{tried}: cannot explain with it ({reason}); back to {kept}")
+        if loaded is not refused_loaded:
+            self.loaded = loaded
+            self.model_ready.emit(loaded)
+        self.settings = good.replace(selected=refused.selected)
+        self._changed_at = time.perf_counter()
+        self.settings_rejected.emit(self.settings)
+
+    def _fall_back(self, keys: tuple[str, ...], exc: Exception) -> bool:
+        """Before the first frame of settings not known to work: the first of ``keys`` not at
+        its default goes back to it (with a notice); False when none is left to try."""
+        if not self.fallback or self._good is not None or self._stopping:
+            return False
+        defaults = ExplainSettings()
+        for key in keys:
+            value, default = getattr(self.settings, key), getattr(defaults, key)
+            if value == default:
+                continue
+            changes = {key: default}
+            if key == "model":
+                changes["layer"] = None  # another model: its own default layer
+            log.debug("%s %s falls back", key, value, exc_info=True)
+            self.notice.emit(
+                "warning",
+                f"{key} {self._shown(key, value)} cannot be used ({one_line(exc)}); "
+                f"using the default ({self._shown(key, default)})",
+            )
+            self.settings = self.settings.replace(**changes)
+            self.settings_rejected.emit(self.settings)
+            return True
+        return False
+
+    def _describe(
+        self, settings: ExplainSettings, other: ExplainSettings, loaded: LoadedModel | None
+    ) -> str:
+        """The settings in which ``settings`` differ from ``other``, as "layer x, topk 5"."""
+        parts = [
+            f"{key} {self._shown(key, getattr(settings, key), loaded)}"
+            for key in DESCRIBED_KEYS
+            if getattr(settings, key) != getattr(other, key)
+        ]
+        return ", ".join(parts) or "these settings"
+
+    def _shown(self, key: str, value, loaded: LoadedModel | None = None) -> str:
+        loaded = loaded or self.loaded
+        if key == "layer" and value is None:
+            return f"{loaded.default_layer} (default)" if loaded else "the model's default"
+        if key == "classes":
+            return "all" if value is None else ",".join(value)
+        return str(value)
 
     def _pipeline_changes(self, old: ExplainSettings, new: ExplainSettings) -> dict:
         """``Pipeline.update`` keywords for what differs from ``old`` to ``new``."""
@@ -211,17 +360,16 @@ class EngineWorker(QThread):
 
     # -- replay -----------------------------------------------------------------------------
     def _replay(self, reader: ReplayReader) -> None:
-        self._pipeline = self._new_pipeline(None)
         self._source_kind = reader.kind
         self.source_opened.emit(
             SourceInfo(self.spec, reader.description, reader.kind, reader.fps, reader.frame_count)
         )
         self.state_changed.emit(SourceState.CONNECTED.value)
         self.playing_changed.emit(self.playing)
-        position = -1
-        good_settings = self.settings
-        if self._show(reader, 0, reset=True):
-            position = 0
+        start = min(max(self.position, 0), reader.frame_count - 1)
+        position = start - 1
+        if self._first_frame(reader, start):
+            position = start
         next_due = time.monotonic() + 1.0 / (reader.fps * self.speed)
         while not self._stopping:
             timeout = max(0.0, next_due - time.monotonic()) if self.playing else None
@@ -260,15 +408,12 @@ class EngineWorker(QThread):
                     command = None
             if wanted is not None:
                 sequential = wanted == position + 1
-                if self._show(reader, wanted, reset=not sequential):
+                if self._show_checked(reader, wanted, reset=not sequential):
                     position = wanted
                 next_due = time.monotonic() + 1.0 / (reader.fps * self.speed)
                 continue
             if redraw and not self.playing and position >= 0:
-                if self._show(reader, position, reset=False, record=False):
-                    good_settings = self.settings
-                else:
-                    self._revert(good_settings)
+                self._show_checked(reader, position, reset=False, record=False)
                 continue
             if not self.playing or time.monotonic() < next_due:
                 continue
@@ -280,15 +425,37 @@ class EngineWorker(QThread):
                     continue
                 following = 0
             started = time.monotonic()
-            if self._show(reader, following, reset=following == 0):
-                good_settings = self.settings
-            elif self.settings != good_settings:
-                self._revert(good_settings)
+            self._show_checked(reader, following, reset=following == 0)
             position = following
             next_due = max(started + 1.0 / (reader.fps * self.speed), time.monotonic() - 0.5)
 
+    def _first_frame(self, reader: ReplayReader, index: int) -> bool:
+        """Make the pipeline and show frame ``index``; with ``fallback``, a setting that makes
+        either fail goes back to its default and both are tried again."""
+        while True:
+            try:
+                self._pipeline = self._new_pipeline(None)
+                return self._show(reader, index, reset=True)
+            except Exception as exc:
+                if not self._fall_back(EXPLAIN_FALLBACKS, exc):
+                    raise
+
+    def _show_checked(
+        self, reader: ReplayReader, index: int, *, reset: bool, record: bool = True
+    ) -> bool:
+        """:meth:`_show`; when settings that have not yet shown a frame make it fail, they
+        are undone and the frame is shown with the last working ones. Other errors raise."""
+        try:
+            return self._show(reader, index, reset=reset, record=record)
+        except Exception as exc:
+            if self._stopping or not self._untested():
+                raise
+            self._refuse(exc)
+            self._pipeline = self._new_pipeline(None)  # a clean one: the failure may have left
+            return self._show(reader, index, reset=True, record=record)  # state behind
+
     def _show(self, reader: ReplayReader, index: int, *, reset: bool, record: bool = True) -> bool:
-        """Explain and emit frame ``index``; False (with a notice) when that failed."""
+        """Explain and emit frame ``index``; False when it cannot be read (errors raise)."""
         frame = reader.read(index)
         if frame is None:
             return False
@@ -296,21 +463,9 @@ class EngineWorker(QThread):
         if reset:
             self._pipeline.reset()
             self._monitor.reset()
-        try:
-            result = self._pipeline.process(frame)
-        except UserError as exc:
-            self.notice.emit("error", str(exc))
-            return False
+        result = self._pipeline.process(frame)
         self._emit(result, reader.frame_count, record=record)
         return True
-
-    def _revert(self, good: ExplainSettings) -> None:
-        """Go back to settings that worked (after a change the engine could not apply)."""
-        updates = self._pipeline_changes(self.settings, good)
-        self.settings = good
-        self.settings_rejected.emit(good)
-        if updates and self._pipeline is not None:
-            self._pipeline.update(**updates)
 
     def _set_playing(self, playing: bool) -> None:
         if playing != self.playing:
@@ -331,23 +486,25 @@ class EngineWorker(QThread):
                 SourceInfo(self.spec, source.description, source.kind, source.fps, None)
             )
             self.playing_changed.emit(self.playing)
-            good_settings = self.settings
-            self._pipeline = pipeline = self._new_pipeline(source)
             try:
+                self._pipeline = pipeline = self._new_pipeline(source)
                 for result in pipeline.run():
                     if not self._handle_live_commands(source.fps):
                         return
                     self._emit(result, None)
-                    good_settings = self.settings
-            except UserError as exc:
+            except Exception as exc:
                 if self._stopping:
                     return
-                if self.settings == good_settings:
+                source.close()  # run() closes it too, but the pipeline may not have been made
+                # Settings the engine could not use: say so, go back (or to the defaults
+                # before a first frame), start again. Anything else ends the worker.
+                if self._good is None:
+                    if not self._fall_back(EXPLAIN_FALLBACKS, exc):
+                        raise
+                elif self._untested():
+                    self._refuse(exc)
+                else:
                     raise
-                # A setting the engine could not apply: say so, go back, start again.
-                self.notice.emit("error", str(exc))
-                self.settings = good_settings
-                self.settings_rejected.emit(good_settings)
                 continue
             state = source.state.value
             self.state_changed.emit(state)
@@ -421,6 +578,10 @@ class EngineWorker(QThread):
                 row_events=row_events,
             )
         )
+        # A live frame read before the last change may have been explained with the settings
+        # before it: only a frame read after it shows that the new ones work.
+        if result.frame.captured_s >= self._changed_at:
+            self._confirm()
 
     def _set_recording(self, path: Path | None, fps: float) -> None:
         if path is None:

@@ -3,10 +3,15 @@ table, layer inspector, source menus, record, screenshot and export.
 
 The window owns no model and runs no inference: an :class:`EngineWorker` thread plays the
 current source and sends :class:`FrameUpdate` snapshots, which the window only paints.
+
+The settings file only ever gets settings the engine has shown a frame with (a change still
+on its way keeps its last working value there). When the engine fails mid-play, the window
+starts it again with the last working settings; when it cannot, the transport goes off.
 """
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -46,6 +51,10 @@ VIDEO_FILTER = "Videos (*.mp4 *.mkv *.mov *.avi *.m4v *.webm);;Images ({});;All 
     " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES))
 )
 DEFAULT_SIZE = (1400, 880)
+# The engine is restarted after an error at most this often within RESTART_WINDOW_S; a
+# failure that keeps coming back stops it instead.
+RESTARTS_AT_MOST = 3
+RESTART_WINDOW_S = 60.0
 
 
 def unique_path(path: Path) -> Path:
@@ -81,6 +90,10 @@ class MainWindow(QMainWindow):
         self.loaded = loaded
         self.recordings_dir = recordings_dir
         self.worker: EngineWorker | None = None
+        self.spec: str | None = None  # the source opened last
+        self.working: ExplainSettings | None = None  # the last settings a frame was shown with
+        self._untested: set[str] = set()  # keys changed since, not yet shown with
+        self._restarts: list[float] = []  # monotonic times of the engine's recent restarts
         self.source_info: SourceInfo | None = None
         self.export_dialog: ExportDialog | None = None
         self.recording: Path | None = None
@@ -230,15 +243,25 @@ class MainWindow(QMainWindow):
         self.table.setRowCount(0)
         self.source_info = None
         self.last_update = None
+        self.spec = spec
+        self._restarts = []
         self._state = SourceState.CONNECTING.value
         self.source_label.setText(f"{spec}: opening …")
+        self.explain = self.explain.replace(selected=None)
+        self._start_engine(spec, playing)
+        self.app_settings.add_recent_source(spec)
+
+    def _start_engine(self, spec: str, playing: bool, position: int = 0) -> None:
+        settings = self.explain.replace(selected=None)
         worker = EngineWorker(
             spec,
-            self.explain.replace(selected=None),
+            settings,
             self.loaded,
             playing=playing,
             speed=self.transport.speed,
             loop=self.transport.loop_box.isChecked(),
+            position=position,
+            fallback=settings != self.working,  # not known to work: may fall back
         )
         worker.frame_ready.connect(self._show_frame)
         worker.source_opened.connect(self._source_opened)
@@ -251,9 +274,10 @@ class MainWindow(QMainWindow):
         worker.recording_changed.connect(self._recording_changed)
         worker.notice.connect(self.notices.notify)
         worker.settings_rejected.connect(self._settings_rejected)
+        worker.settings_working.connect(self._settings_working)
+        worker.crashed.connect(self._engine_crashed)
         self.worker = worker
-        self.explain = self.explain.replace(selected=None)
-        self.app_settings.add_recent_source(spec)
+        self._set_engine_active(True)
         worker.start()
 
     def close_source(self) -> None:
@@ -267,9 +291,12 @@ class MainWindow(QMainWindow):
             worker.playing_changed,
             worker.model_ready,
             worker.settings_rejected,
+            worker.settings_working,
         ):
-            signal.disconnect()
+            signal.disconnect()  # notice and crashed stay: a retired worker's last words
         worker.stop()
+        if worker.isFinished():
+            return
         self._retired.append(worker)
         worker.finished.connect(lambda: self._retired.remove(worker))
 
@@ -311,14 +338,20 @@ class MainWindow(QMainWindow):
         self.frame_shown.emit(self.frames_shown)
 
     def _source_opened(self, info: SourceInfo) -> None:
+        restarted = info == self.source_info  # the engine again after an error: keep the marks
         self.source_info = info
-        self.transport.set_replayable(info.frame_count, info.fps)
-        self.event_strip.reset(info.frame_count)
+        if not restarted:
+            self.transport.set_replayable(info.frame_count, info.fps)
+            self.event_strip.reset(info.frame_count)
         self.setWindowTitle(f"live-explain — {info.description}")
         self._show_source_label()
 
     def _state_changed(self, state: str) -> None:
         self._state = state
+        if state == SourceState.FAILED.value:  # the engine has ended: nothing talks to it
+            self.close_source()
+            self._playing_changed(False)
+            self._set_engine_active(False)
         self._show_source_label()
         self._show_hud()
         if state == SourceState.RECONNECTING.value:
@@ -326,10 +359,74 @@ class MainWindow(QMainWindow):
         self.source_state.emit(state)
 
     def _settings_rejected(self, settings: ExplainSettings) -> None:
-        """The engine could not apply a change: show what is still in force."""
+        """The engine could not use a change (or a remembered setting): show what is in
+        force now."""
         self.explain = settings.replace(selected=self.explain.selected)
+        self._untested.clear()
         self.controls.show_settings(self.explain)
-        self.app_settings.save_explain(self.explain)
+        self._save_explain()
+        self._show_hud()
+
+    def _settings_working(self, settings: ExplainSettings) -> None:
+        """A frame was shown with ``settings``: they may be remembered."""
+        self.working = settings.replace(selected=None)
+        explain = self.explain
+        self._untested = {k for k in self._untested if getattr(explain, k) != getattr(settings, k)}
+        self._save_explain()
+
+    def _engine_crashed(self, reason: str) -> None:
+        """The engine failed mid-play: start it again where it was, with the last working
+        settings (unless it keeps failing)."""
+        if self.sender() is not self.worker:  # retired already (its source failed, say)
+            self.notices.notify("error", reason)
+            return
+        spec, now = self.spec, time.monotonic()
+        self._restarts = [t for t in self._restarts if now - t < RESTART_WINDOW_S]
+        if spec is None or self.working is None or len(self._restarts) >= RESTARTS_AT_MOST:
+            self.notices.notify("error", f"engine stopped: {reason}")
+            self._state_changed(SourceState.FAILED.value)
+            return
+        self._restarts.append(now)
+        self.close_source()
+        update, position = self.last_update, 0
+        if update is not None and update.frame_count is not None:
+            position = update.position + (1 if self.playing else 0)  # the frame that failed
+        self.explain = self.working
+        self._untested.clear()
+        self.controls.show_settings(self.explain)
+        if self.loaded is not None and (self.loaded.name, self.loaded.weights) != (
+            self.working.model,
+            self.working.weights,
+        ):
+            self.loaded = None  # the engine loads the working model itself
+        self.notices.notify(
+            "warning", f"engine error ({reason}); restarted with the last working settings"
+        )
+        self._start_engine(spec, self.playing, position)
+
+    def _set_engine_active(self, active: bool) -> None:
+        """Playback controls and their shortcuts: on while an engine runs."""
+        self.transport.set_active(active)
+        for action in (
+            self.play_action,
+            self.back_action,
+            self.forward_action,
+            self.faster_action,
+            self.slower_action,
+            self.record_action,
+        ):
+            action.setEnabled(active)
+
+    def _savable(self) -> ExplainSettings:
+        """What the settings file may hold: the settings in force, but for a change not yet
+        shown with, its last working value (or what the file has)."""
+        if not self._untested:
+            return self.explain
+        base = self.working or self.app_settings.explain()
+        return self.explain.replace(**{k: getattr(base, k) for k in self._untested})
+
+    def _save_explain(self) -> None:
+        self.app_settings.save_explain(self._savable())
 
     def _playing_changed(self, playing: bool) -> None:
         self.playing = playing
@@ -351,7 +448,7 @@ class MainWindow(QMainWindow):
 
     def _show_source_label(self) -> None:
         info = self.source_info
-        what = info.description if info else (self.worker.spec if self.worker else "no source")
+        what = info.description if info else (self.spec or "no source")
         kind = f" ({info.kind}{', live' if not info.replayable else ''})" if info else ""
         self.source_label.setText(f"{what}{kind}: {self._state}")
 
@@ -399,11 +496,13 @@ class MainWindow(QMainWindow):
         self.app_settings.save_playback(self.transport.speed, loop)
 
     def change_settings(self, changes: dict) -> None:
-        """Explanation changes from the controls; they apply on the next frame."""
+        """Explanation changes from the controls; they apply on the next frame (and are
+        remembered once a frame was shown with them)."""
         self.explain = self.explain.replace(**changes)
-        self.app_settings.save_explain(self.explain)
         if self.worker is not None:
+            self._untested.update(changes)
             self.worker.update_settings(**changes)
+        self._save_explain()
         self._show_hud()
 
     def select_detection(self, key: int | None) -> None:
@@ -490,6 +589,6 @@ class MainWindow(QMainWindow):
             worker.wait(10_000)
         self.inspector.close_worker()
         self.app_settings.save_window_state(self.saveGeometry(), self.saveState())
-        self.app_settings.save_explain(self.explain)
+        self._save_explain()
         self.app_settings.sync()
         super().closeEvent(event)

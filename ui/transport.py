@@ -120,6 +120,23 @@ class Transport(QWidget):
         self._showing = False
         self.time_label.setText("live" if not replay else self._time_text(0))
 
+    def set_active(self, active: bool) -> None:
+        """``False``: no engine plays the source (it stopped), so play, step, seek, speed,
+        loop and record are off; ``True``: on again, as the source allows."""
+        self.play_button.setEnabled(active)
+        self.record_button.setEnabled(active)
+        replay = active and self._frame_count is not None
+        for widget in (
+            self.back_button,
+            self.forward_button,
+            self.slider,
+            self.speed_box,
+            self.loop_box,
+        ):
+            widget.setEnabled(replay)
+        if not active:
+            self.set_playing(False)
+
     def set_playing(self, playing: bool) -> None:
         self.play_button.setIcon(self._icons[playing])
 

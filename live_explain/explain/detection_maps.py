@@ -14,7 +14,6 @@ from collections.abc import Callable
 
 import torch
 
-from live_explain.errors import UserError
 from live_explain.explain.align import to_frame
 from live_explain.explain.methods import (
     GRADIENT_METHODS,
@@ -51,10 +50,12 @@ def detection_maps(
     part's channel weights as ``{position: (count, C)}`` (zero rows for detections without
     that part).
     """
+    if not parts:  # ValueError: the explainer names the layer and the method
+        raise ValueError("the target layer's output holds no feature maps")
     cams = []
     for key, (acts, grad, members) in enumerate(parts):
         if acts.ndim != 3:
-            raise UserError("the target layer does not give (C, h, w) feature maps")
+            raise ValueError("the target layer does not give (C, h, w) feature maps")
         if method == "eigencam":
             cam = EigenCAM()(wide(acts), count=count)
         elif members is None and not bool(grad.any()):
@@ -94,6 +95,18 @@ def weighted_maps(
     return combine_parts(cams, count, device, image_list, frame_size)
 
 
+# Full-frame maps formed at once before they are written into the output: the scratch memory
+# of forming K maps is then CHUNK maps, not K.
+CHUNK = 8
+
+
+def _chunks(cams: list):
+    """``(cam, index)`` pairs cut into pieces of at most :data:`CHUNK` maps."""
+    for cam, index in cams:
+        for start in range(0, len(index), CHUNK):
+            yield cam[start : start + CHUNK], index[start : start + CHUNK]
+
+
 def combine_parts(cams: list, count: int, device, image_list, frame_size) -> torch.Tensor:
     """Sum each detection's part maps ``(cam (n, h, w), detection index (n,))``, scaled by
     the detection's peak on the grid, and align them to the frame: (count, H0, W0) in [0, 1]."""
@@ -118,11 +131,11 @@ def combine_parts(cams: list, count: int, device, image_list, frame_size) -> tor
             scaled = cam[order] * scale[index[order], None, None]
             return to_frame(scaled, padded, resized, frame_size).clamp_(0.0, 1.0).float()
         out = torch.empty((count, *frame_size), device=device, dtype=dtype)
-        for cam, index in cams:
+        for cam, index in _chunks(cams):
             out[index] = to_frame(cam * scale[index, None, None], padded, resized, frame_size)
         return out.clamp_(0.0, 1.0).float()
     total = torch.zeros((count, *frame_size), device=device, dtype=dtype)
-    for cam, index in cams:
+    for cam, index in _chunks(cams):
         scaled = cam * scale[index, None, None]
         total.index_add_(0, index, to_frame(scaled, padded, resized, frame_size))
     # A map made of several non-zero parts can pass 1 where they overlap: rescale those.
