@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
 import sys
 import traceback
@@ -18,6 +19,7 @@ from PyQt6.QtCore import QTimer
 from PyQt6.QtWidgets import QApplication
 
 from live_explain.errors import UserError
+from live_explain.output_files import write_atomic
 from live_explain.sources import SourceState, open_source
 from live_explain.ui.loaded_model import refresh_policy
 from live_explain.ui.main_window import MainWindow
@@ -121,8 +123,15 @@ class ScriptedRun:
         if self.screenshot is not None:
             self.app.processEvents()
             image = window.grab()
-            if not image.save(str(self.screenshot), "PNG"):
-                print(f"live-explain: error: {self.screenshot}: cannot write", file=sys.stderr)
+
+            def save(partial: Path) -> None:
+                if not image.save(str(partial), "PNG"):
+                    raise UserError(f"{self.screenshot}: cannot write")
+
+            try:  # through a partial file of its own, like every output
+                write_atomic(self.screenshot, save)
+            except UserError as exc:
+                print(f"live-explain: error: {exc}", file=sys.stderr)
                 self.app.exit(2)
                 return
             video = window.view.geometry()
@@ -197,11 +206,13 @@ def _quit_on_signals(app: QApplication) -> dict:
 
 
 def _notice_hook(window: MainWindow):
-    """An excepthook that reports a bug as a notice instead of aborting the app."""
+    """An excepthook that reports a bug as a notice instead of aborting the app (its
+    traceback on stderr with ``LIVE_EXPLAIN_DEBUG=1``)."""
 
     def hook(kind, value, tb) -> None:
         log.error("unexpected error: %s", "".join(traceback.format_exception_only(kind, value)))
-        traceback.print_exception(kind, value, tb)
+        if os.environ.get("LIVE_EXPLAIN_DEBUG", "") not in ("", "0"):  # as the CLI's --debug
+            traceback.print_exception(kind, value, tb)
         with contextlib.suppress(RuntimeError):  # the window is already gone
             window.notices.notify("error", f"unexpected error: {kind.__name__}: {value}")
 
