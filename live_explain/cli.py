@@ -711,6 +711,8 @@ class _Interrupts:
         for signum in self.SIGNALS:
             # ValueError: not the main thread (main() called from a test's thread)
             with contextlib.suppress(ValueError):
+                if signal.getsignal(signum) is signal.SIG_IGN:
+                    continue  # ignored by whoever started us (nohup, a background job)
                 self._previous[signum] = signal.signal(signum, self)
 
     def __call__(self, signum, frame) -> None:
