@@ -14,7 +14,7 @@ from live_explain import output_files
 from live_explain.errors import UserError
 from live_explain.render import RenderStyle, blend_heat, draw_detections
 from live_explain.sinks import check_output_path
-from live_explain.sources import check_readable_file, to_bgr_uint8
+from live_explain.sources import read_image_file
 
 IMAGE_OUTPUTS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 CLASSIFIER_SHORT_SIDE = 224  # the resolution torchvision's classifiers were trained at
@@ -23,11 +23,8 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def read_image(path: Path) -> np.ndarray:
-    check_readable_file(path)
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if image is None or image.size == 0:
-        raise UserError(f"{path}: not a readable image")
-    return to_bgr_uint8(image)
+    """The image at ``path`` as BGR uint8, or a one-line :class:`UserError` saying why not."""
+    return read_image_file(path)
 
 
 def write_atomic(path: Path, write: Callable[[Path], None], inputs: tuple[str, ...] = ()) -> None:

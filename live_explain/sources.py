@@ -80,27 +80,85 @@ class ReadFailure(Exception):
     """A read from an opened capture failed (not the end of a file)."""
 
 
+class UnsupportedImage(ValueError):
+    """An image whose pixel type, channel count or size live-explain cannot use.
+
+    The message says what is wrong and what to do; callers put the file's name in front
+    (:func:`read_image_file`) or skip the image with a warning (:class:`ImageFolderSource`).
+    """
+
+
+# Smaller images give detectors nothing to see, and a thinner one is resized to a sliver
+# (a 3000x2 frame would be resized to less than one pixel's height).
+MIN_IMAGE_SIDE = 16
+MAX_ASPECT_RATIO = 64
+SAVE_AS = "save it as 8- or 16-bit unsigned, or float in [0, 1]"
+
+
 def to_bgr_uint8(image: np.ndarray) -> np.ndarray:
     """Return ``image`` as a contiguous (H, W, 3) BGR uint8 array.
 
     Accepts grayscale (H, W) or (H, W, 1), BGR, and BGRA (alpha dropped); 16-bit and float
-    images are scaled to 8 bits (float images are taken to be in [0, 1]).
+    images are scaled to 8 bits (float images must be finite and in [0, 1]). Anything else
+    (signed or 32-bit integers, floats out of range, 2 or 5+ channels) raises
+    :class:`UnsupportedImage`.
     """
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim not in (2, 3) or image.size == 0:
+        raise UnsupportedImage(f"an array of shape {image.shape} is not an image")
+    if image.ndim == 3 and image.shape[2] not in (3, 4):
+        raise UnsupportedImage(
+            f"{image.shape[2]} colour channels are not supported (use gray, BGR or BGRA)"
+        )
     if image.dtype == np.uint16:
         image = (image >> 8).astype(np.uint8)
     elif image.dtype.kind == "f":
-        image = (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+        low, high = float(image.min()), float(image.max())
+        if not (np.isfinite(low) and np.isfinite(high)):
+            raise UnsupportedImage(f"{image.dtype} pixels include NaN or infinity; {SAVE_AS}")
+        if low < 0.0 or high > 1.0:
+            raise UnsupportedImage(
+                f"{image.dtype} pixels range from {low:g} to {high:g}, outside [0, 1]; {SAVE_AS}"
+            )
+        image = (image * 255.0 + 0.5).astype(np.uint8)
     elif image.dtype != np.uint8:
-        raise ValueError(f"unsupported image dtype {image.dtype}")
-    if image.ndim == 3 and image.shape[2] == 1:
-        image = image[:, :, 0]
+        raise UnsupportedImage(f"{image.dtype} pixels are not supported; {SAVE_AS}")
     if image.ndim == 2:
         return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-    if image.ndim == 3 and image.shape[2] == 4:
+    if image.shape[2] == 4:
         return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
-    if image.ndim == 3 and image.shape[2] == 3:
-        return np.ascontiguousarray(image)
-    raise ValueError(f"unsupported image shape {image.shape}")
+    return np.ascontiguousarray(image)
+
+
+def check_image_size(width: int, height: int) -> None:
+    """Raise :class:`UnsupportedImage` for an image too small or too thin to detect on."""
+    if min(width, height) < MIN_IMAGE_SIDE:
+        what = "small" if max(width, height) < MIN_IMAGE_SIDE else "thin"
+        raise UnsupportedImage(
+            f"too {what} to explain ({width}x{height} pixels; each side needs at least "
+            f"{MIN_IMAGE_SIDE})"
+        )
+    if max(width, height) > MAX_ASPECT_RATIO * min(width, height):
+        raise UnsupportedImage(
+            f"too thin to explain ({width}x{height} pixels; the long side may be at most "
+            f"{MAX_ASPECT_RATIO} times the short side)"
+        )
+
+
+def read_image_file(path: Path) -> np.ndarray:
+    """One image file as (H, W, 3) BGR uint8; :class:`SourceError` (one line naming the file)
+    when it is unreadable, of a pixel format live-explain cannot use, or too small or thin."""
+    check_readable_file(path)
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if image is None or image.size == 0:
+        raise SourceError(f"{path}: not a readable image")
+    try:
+        image = to_bgr_uint8(image)
+        check_image_size(image.shape[1], image.shape[0])
+    except UnsupportedImage as exc:
+        raise SourceError(f"{path}: {exc}") from None
+    return image
 
 
 def natural_key(name: str) -> list:
@@ -470,7 +528,8 @@ class StreamSource(_CaptureSource):
 class ImageFolderSource(FrameSource):
     """The images of a folder in natural order (or a single image file) at ``fps``.
 
-    Unreadable images are skipped with a warning.
+    Images that cannot be read or used (:func:`to_bgr_uint8`, :func:`check_image_size`) are
+    skipped with a warning; a single image file that cannot raises :class:`SourceError`.
     """
 
     kind = "folder"
@@ -495,9 +554,7 @@ class ImageFolderSource(FrameSource):
                 suffixes = ", ".join(sorted(IMAGE_SUFFIXES))
                 raise SourceError(f"{self.path}: no images in this folder ({suffixes})")
         else:
-            check_readable_file(self.path)
-            if cv2.imread(str(self.path), cv2.IMREAD_UNCHANGED) is None:
-                raise SourceError(f"{self.path}: not a readable image")
+            read_image_file(self.path)  # its own one-line reason, not "none could be read"
             self.files = [self.path]
         self.expected_frames = len(self.files)
 
@@ -510,6 +567,13 @@ class ImageFolderSource(FrameSource):
             if image is None or image.size == 0:
                 self.skipped.append(path)
                 log.warning("%s: not a readable image, skipped", path)
+                continue
+            try:
+                image = to_bgr_uint8(image)
+                check_image_size(image.shape[1], image.shape[0])
+            except UnsupportedImage as exc:
+                self.skipped.append(path)
+                log.warning("%s: %s; skipped", path, exc)
                 continue
             if self.size is None:
                 self.size = (image.shape[1], image.shape[0])

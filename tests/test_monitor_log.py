@@ -1,6 +1,7 @@
 """The drive log: written by the export's sink, read back by the reader, exactly."""
 
 import json
+import logging
 
 import pytest
 from monitor_drives import FLIP_FRAME, GONE_FRAMES, truth_results, write_truth_drive
@@ -106,13 +107,22 @@ def test_reader_rejects_what_is_not_a_log(tmp_path, content, message):
     assert isinstance(caught.value, UserError) and "\n" not in str(caught.value)
 
 
-def test_reader_names_a_malformed_line(tmp_path):
+def test_reader_names_a_malformed_line(tmp_path, caplog):
     log = write_truth_drive(tmp_path)
     lines = log.read_text().splitlines()
     lines[2] = '{"record":"frame","frame":1}'  # no detections, no pts
     lines[3] = "{oops"
     log.write_text("\n".join(lines) + "\n")
-    with pytest.raises(LogError, match="line 3 is malformed"):
+    with caplog.at_level(logging.WARNING, logger="live_explain"):
+        drive = read_log(log)  # the good part: the frame before the malformed line
+    assert len(drive.frames) == 1 and not drive.complete
+    assert caplog.messages == [
+        f"{log}: line 3 is malformed (detections is missing); the report covers the 1 frame "
+        "before it"
+    ]
+    lines[1] = lines[2]  # no good frame before it: an error
+    log.write_text("\n".join(lines) + "\n")
+    with pytest.raises(LogError, match=r"line 2 is malformed \(detections is missing\)$"):
         read_log(log)
 
 

@@ -56,6 +56,7 @@ from live_explain.explain.roi_grad import (
     window_rows_cols,
 )
 from live_explain.explain.selection import let_detector_keep, select_detections
+from live_explain.sources import UnsupportedImage, check_image_size
 
 DETECTION_METHODS = (*GRADIENT_METHODS, "eigencam", "saliency", "none")
 
@@ -184,14 +185,73 @@ class DetectionExplainer:
         self._calls.choose = choose
         if image.ndim != 3 or image.shape[0] != 3:
             raise ValueError(f"image must be (3, H, W), got {tuple(image.shape)}")
+        try:  # a detector resizes a thinner frame to a sliver of no pixels
+            check_image_size(image.shape[2], image.shape[1])
+        except UnsupportedImage as exc:
+            raise UserError(f"this frame is {exc}") from None
         if self.method == "none":
             with torch.no_grad():
                 return self._plain(image)
         if self.method == "saliency":
             return self._saliency(image)
+        self._calls.choose_failed = None
+        try:
+            if self.family == "faster_rcnn" and self.method in GRADIENT_METHODS:
+                return self._faster_rcnn(image)
+            return self._generic(image)
+        except UserError:
+            raise
+        except Exception as exc:
+            if not self._fails_for_the_layer(exc, image):
+                raise
+            raise UserError(self._layer_failure(exc)) from exc
+
+    # -- a layer the method cannot explain at -----------------------------------------------
+    def _fails_for_the_layer(self, exc: Exception, image: torch.Tensor) -> bool:
+        """Whether ``exc`` comes from the chosen layer with this method: the same image
+        explains at the default layer. A bug elsewhere (in ``choose``, out of memory, in the
+        default path) stays what it is."""
+        if self.layer == DETECTOR_LAYER or isinstance(exc, torch.OutOfMemoryError):
+            return False
+        if exc is getattr(self._calls, "choose_failed", None):
+            return False
+        default = DetectionExplainer(
+            self.model, self.method, None, self.topk, self.score_thresh, self.class_ids
+        )
+        try:
+            default(image)
+        except Exception:
+            return False
+        return True
+
+    def _no_gradient_reason(self) -> str:
         if self.family == "faster_rcnn" and self.method in GRADIENT_METHODS:
-            return self._faster_rcnn(image)
-        return self._generic(image)
+            if not self.layer.startswith(f"{DETECTOR_LAYER}."):  # the heads, the RPN
+                return "the gradients go from the backbone's outputs down, and it comes after them"
+            if self.layer.startswith(f"{DETECTOR_LAYER}.fpn."):
+                return "not every FPN level the heads read depends on it"
+        return "the scores cannot be differentiated back to its output"
+
+    def _layer_failure(self, exc: Exception) -> str:
+        text = str(exc)
+        reasons = (
+            ("in-place", "the next operation overwrites its output in place"),
+            ("was not reached", "the forward pass never runs it; name one of its layers"),
+            ("floating point dtype", "its output holds integer tensors, not feature maps"),
+            ("cannot be empty", "its output holds no feature maps"),
+            ("holds no feature maps", "its output holds no feature maps"),
+            ("(C, h, w)", "its output is not (C, h, w) feature maps"),
+            ("does not require grad", self._no_gradient_reason()),
+        )
+        reason = next((why for key, why in reasons if key in text), None)
+        if reason is None:
+            first = text.strip().splitlines()[0] if text.strip() else ""
+            reason = f"{type(exc).__name__}: {first[:100]}" if first else type(exc).__name__
+        return (
+            f"--layer {self.layer}: {self.method} cannot explain detections at this layer "
+            f"({reason}); try {DETECTOR_LAYER} (the default) or another layer under "
+            f"{DETECTOR_LAYER}.body"
+        )
 
     def _select(self, output: dict) -> torch.Tensor:
         return select_detections(
@@ -203,9 +263,15 @@ class DetectionExplainer:
         choose = getattr(self._calls, "choose", None)
         if choose is None:
             return None
-        rows = choose(
-            output["boxes"][keep].detach(), output["labels"][keep], output["scores"][keep].detach()
-        )
+        try:
+            rows = choose(
+                output["boxes"][keep].detach(),
+                output["labels"][keep],
+                output["scores"][keep].detach(),
+            )
+        except Exception as exc:  # the caller's failure, not the layer's
+            self._calls.choose_failed = exc
+            raise
         return torch.as_tensor(rows, dtype=torch.long, device=keep.device).flatten()
 
     def _kept(self, output: dict) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:

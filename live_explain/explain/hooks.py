@@ -26,8 +26,12 @@ def find_layer(model: nn.Module, name: str) -> nn.Module:
     if name in modules and name != "":
         return modules[name]
     close = difflib.get_close_matches(name, [n for n in modules if n], n=5, cutoff=0.6)
-    hint = f"; close names: {', '.join(close)}" if close else "; see model.named_modules()"
-    raise UserError(f"layer '{name}' is not in {type(model).__name__}{hint}")
+    if close:
+        hint = f"; close names: {', '.join(close)}"
+    else:  # the top-level names, from which every name in named_modules() starts
+        top = [n for n in modules if n and "." not in n]
+        hint = f"; names start with one of: {', '.join(top[:12])}"
+    raise UserError(f"--layer {name}: no layer of that name in {type(model).__name__}{hint}")
 
 
 def tensors_of(output: Any) -> list[torch.Tensor]:
