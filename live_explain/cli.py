@@ -29,6 +29,7 @@ DEFAULT_BENCH_FRAMES = 30
 # torchvision's detectors keep at most 100 detections an image by default.
 MAX_TOPK = 100
 MAX_SMOOTH = 64
+MAX_FPS = 1000.0  # as for a video's own frame rate (sources trust 1 to 1000)
 DEFAULT_SYNTHETIC_FRAMES = 300  # a synthetic scene never ends; export 12 s of it by default
 RECORDINGS_DIR = Path("recordings")
 DEBUG_ENV = "LIVE_EXPLAIN_DEBUG"  # set to 1: unexpected errors show their traceback
@@ -38,7 +39,7 @@ class ArgumentParser(argparse.ArgumentParser):
     """argparse that reports a usage error as one line, exit code 2."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+        self.exit(2, f"live-explain: error: {message} (see {self.prog} --help)\n")
 
 
 def whole_number(text: str) -> int:
@@ -76,6 +77,14 @@ def positive_float(text: str) -> float:
     value = finite_float(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be more than 0, got {value:g}")
+    return value
+
+
+def frame_rate(text: str) -> float:
+    """``--fps``: more than 0, at most :data:`MAX_FPS` frames a second."""
+    value = positive_float(text)
+    if value > MAX_FPS:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_FPS:g}, got {value:g}")
     return value
 
 
@@ -249,7 +258,7 @@ def add_source_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-frames", type=positive_int, metavar="N", help="stop after N frames")
     parser.add_argument(
         "--fps",
-        type=positive_float,
+        type=frame_rate,
         default=10.0,
         help="frame rate of an image folder (default: 10)",
     )
@@ -369,7 +378,7 @@ def open_input(args: argparse.Namespace, *, realtime: bool = False):
     if start is not None and end is not None and end <= start:
         raise UserError(f"--end {end} must be after --start {start}")
     source = open_source(
-        getattr(args, "input", None) or args.source,
+        args.input if hasattr(args, "input") else args.source,
         start_s=start,
         end_s=end,
         folder_fps=args.fps,
@@ -707,6 +716,7 @@ class _Interrupts:
 
     def __init__(self) -> None:
         self.count = 0
+        self._deferred = False
         self._previous = {}
         for signum in self.SIGNALS:
             # ValueError: not the main thread (main() called from a test's thread)
@@ -718,11 +728,25 @@ class _Interrupts:
     def __call__(self, signum, frame) -> None:
         self.count += 1
         if self.count == 1:
+            if self._deferred:
+                return  # raised when the imports are done (see deferred)
             raise KeyboardInterrupt
         if self.count == 2:
             os.write(2, b"live-explain: finishing up; interrupt again to quit at once\n")
             return
         os._exit(130)
+
+    @contextlib.contextmanager
+    def deferred(self):
+        """Hold a Ctrl-C back until the block ends. Raised inside an import of torch, a
+        KeyboardInterrupt can cross its C++ code, which then aborts the whole process."""
+        self._deferred = True
+        try:
+            yield
+        finally:
+            self._deferred = False
+        if self.count:
+            raise KeyboardInterrupt
 
     def restore(self) -> None:
         for signum, previous in self._previous.items():
@@ -753,7 +777,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler.setFormatter(_WarningFormatter())
     debug = os.environ.get(DEBUG_ENV, "") not in ("", "0")
     try:
-        args = build_parser().parse_args(argv)
+        with interrupts.deferred():  # the options import torch (its colormaps, its models)
+            args = build_parser().parse_args(argv)
+            import torchvision  # noqa: F401  (with torch: every command but report)
         debug = debug or args.debug
         log.addHandler(handler)
         log.setLevel(logging.INFO)

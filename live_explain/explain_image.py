@@ -33,8 +33,12 @@ def write_atomic(path: Path, write: Callable[[Path], None], inputs: tuple[str, .
 
 
 def _imwrite(path: Path, picture: np.ndarray, output: Path) -> None:
-    if not cv2.imwrite(str(path), picture):
-        raise UserError(f"{output}: could not write the image")
+    """Encode in memory, then write the bytes: a failed write is then Python's OSError (one
+    line from :func:`write_atomic`), not libpng's own message on stderr."""
+    ok, encoded = cv2.imencode(Path(output).suffix.lower(), picture)
+    if not ok:
+        raise UserError(f"{output}: could not encode the image")
+    path.write_bytes(encoded.tobytes())
 
 
 def explain_image(args: argparse.Namespace, style: RenderStyle, make_detector) -> int:

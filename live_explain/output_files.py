@@ -67,7 +67,11 @@ def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
     try:
         return os.path.samefile(a, b)
     except OSError:
+        pass
+    try:
         return Path(a).resolve() == Path(b).resolve()
+    except (OSError, RuntimeError):  # a symlink loop: no file there to be the same
+        return os.path.abspath(a) == os.path.abspath(b)
 
 
 def check_output_path(
@@ -250,6 +254,9 @@ def write_atomic(
     output = OutputFile(path, inputs)
     try:
         write(output.partial)
+    except OSError as exc:  # a full disk
+        output.discard()
+        raise UserError(f"{path}: cannot be written ({exc.strerror or exc})") from None
     except BaseException:
         output.discard()
         raise

@@ -29,7 +29,9 @@ from live_explain.sources import (
     DEFAULT_FOLDER_FPS,
     IMAGE_SUFFIXES,
     Frame,
+    UnsupportedImage,
     check_readable_file,
+    decode_image,
     natural_key,
     to_bgr_uint8,
 )
@@ -76,7 +78,11 @@ class ReplayReader:
                 image = self._decode(index)
                 if image is None:
                     return None
-                image = to_bgr_uint8(image)
+                try:
+                    image = to_bgr_uint8(image)
+                except UnsupportedImage as exc:  # an int16 TIFF in a folder, say
+                    log.warning("frame %d: %s, skipped", index, exc)
+                    return None
                 self._recent[index] = image
                 keep = max(2, RECENT_BYTES // image.nbytes)
                 while len(self._recent) > keep:
@@ -168,11 +174,11 @@ class FolderReplay(ReplayReader):
         self.size = first.size
 
     def _decode(self, index: int) -> np.ndarray | None:
-        image = cv2.imread(str(self.files[index]), cv2.IMREAD_UNCHANGED)
-        if image is None or image.size == 0:
-            log.warning("%s: not a readable image, skipped", self.files[index])
+        try:
+            return decode_image(self.files[index])
+        except UnsupportedImage as exc:
+            log.warning("%s: %s; skipped", self.files[index], exc)
             return None
-        return image
 
 
 def open_replay(

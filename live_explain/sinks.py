@@ -82,6 +82,7 @@ class H264Writer:
         self.frames_written = 0
         self._resized_warned = False
         self._failed = False
+        self._bytes_muxed = 0  # encoded bytes handed to the muxer (the file holds at least these)
         self._container = None
         self._stream = None
 
@@ -110,11 +111,15 @@ class H264Writer:
         frame = av.VideoFrame.from_ndarray(image, format="bgr24")
         frame.pts = self.frames_written
         try:
-            for packet in self._stream.encode(frame):
-                self._container.mux(packet)
+            self._mux(self._stream.encode(frame))
         except OSError as exc:
             raise self._failure(exc) from None
         self.frames_written += 1
+
+    def _mux(self, packets) -> None:
+        for packet in packets:
+            self._bytes_muxed += packet.size
+            self._container.mux(packet)
 
     def _failure(self, exc: OSError) -> UserError:
         """A one-line error for a failed write (a full disk, a lost drive)."""
@@ -149,8 +154,7 @@ class H264Writer:
         if self._container is None:
             return
         try:
-            for packet in self._stream.encode(None):
-                self._container.mux(packet)
+            self._mux(self._stream.encode(None))
         except OSError as exc:
             raise self._failure(exc) from None
         finally:
@@ -159,6 +163,15 @@ class H264Writer:
                 container.close()
             except OSError as exc:
                 raise self._failure(exc) from None
+        # FFmpeg does not always report a failed write (a full disk at the last fragments):
+        # a file smaller than the packets muxed into it is incomplete.
+        on_disk = self.write_path.stat().st_size if self.write_path.exists() else 0
+        if on_disk < self._bytes_muxed:
+            self._failed = True
+            raise UserError(
+                f"{self.path}: cannot write the video (only {on_disk} of {self._bytes_muxed} "
+                "bytes reached the disk: is it full, or a file size limit reached?)"
+            )
 
     def close(self) -> Path:
         """Flush the encoder and, when atomic, move the finished file to ``path``."""

@@ -46,6 +46,7 @@ RECONNECT_ATTEMPTS = 5
 RECONNECT_FIRST_WAIT_S = 0.5
 # A source that does not stop within this time is abandoned (its thread is a daemon).
 JOIN_TIMEOUT_S = 3.0
+MAX_CAMERA_INDEX = 99
 
 
 @dataclass(frozen=True)
@@ -146,15 +147,28 @@ def check_image_size(width: int, height: int) -> None:
         )
 
 
+def decode_image(path: Path) -> np.ndarray:
+    """``cv2.imread`` of ``path`` as it is (any depth and channels), or
+    :class:`UnsupportedImage` saying why not. Only regular files are opened: a FIFO or a
+    device named like an image would block the read for good."""
+    if not path.is_file():
+        raise UnsupportedImage("not a regular file")
+    try:
+        image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    except cv2.error as exc:  # OpenCV refuses images over its pixel limit (2^30)
+        reason = "too large to decode" if "MAX_IMAGE_PIXELS" in str(exc) else "cannot be decoded"
+        raise UnsupportedImage(reason) from None
+    if image is None or image.size == 0:
+        raise UnsupportedImage("not a readable image")
+    return image
+
+
 def read_image_file(path: Path) -> np.ndarray:
     """One image file as (H, W, 3) BGR uint8; :class:`SourceError` (one line naming the file)
     when it is unreadable, of a pixel format live-explain cannot use, or too small or thin."""
     check_readable_file(path)
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if image is None or image.size == 0:
-        raise SourceError(f"{path}: not a readable image")
     try:
-        image = to_bgr_uint8(image)
+        image = to_bgr_uint8(decode_image(path))
         check_image_size(image.shape[1], image.shape[0])
     except UnsupportedImage as exc:
         raise SourceError(f"{path}: {exc}") from None
@@ -563,13 +577,8 @@ class ImageFolderSource(FrameSource):
             position = self._position
             self._position += 1
             path = self.files[position]
-            image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-            if image is None or image.size == 0:
-                self.skipped.append(path)
-                log.warning("%s: not a readable image, skipped", path)
-                continue
             try:
-                image = to_bgr_uint8(image)
+                image = to_bgr_uint8(decode_image(path))
                 check_image_size(image.shape[1], image.shape[0])
             except UnsupportedImage as exc:
                 self.skipped.append(path)
@@ -643,7 +652,10 @@ def check_readable_file(path: Path) -> None:
 
 
 def check_url(url: str) -> str:
-    scheme = urlparse(url).scheme.lower()
+    try:
+        scheme = urlparse(url).scheme.lower()
+    except ValueError as exc:  # "Invalid IPv6 URL"
+        raise SourceError(f"{url}: not a valid URL ({exc})") from None
     if scheme not in URL_SCHEMES:
         raise SourceError(
             f"unsupported URL scheme '{scheme}' in {url}; use one of: {', '.join(URL_SCHEMES)}"
@@ -667,8 +679,16 @@ def open_source(
     ``realtime`` paces the synthetic scene like a camera.
     """
     common = {"policy": policy, "on_state": on_state}
-    if isinstance(spec, int) or (isinstance(spec, str) and spec.strip().isdigit()):
-        return CameraSource(int(spec), **common)
+    if isinstance(spec, str) and not spec.strip():
+        raise SourceError("the input is an empty name; give a file, a folder, a URL or a camera")
+    if isinstance(spec, int) or (isinstance(spec, str) and re.fullmatch(r"\s*[0-9]+\s*", spec)):
+        index = int(spec)
+        if index > MAX_CAMERA_INDEX:
+            raise SourceError(
+                f"camera {spec.strip() if isinstance(spec, str) else spec}: no such "
+                f"camera (camera indices go from 0 to {MAX_CAMERA_INDEX})"
+            )
+        return CameraSource(index, **common)
     text = os.fspath(spec)
     if text == "synthetic":
         return SyntheticSource(realtime=realtime, **common)

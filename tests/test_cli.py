@@ -61,7 +61,7 @@ BAD_INPUTS = {
     ),
     "bad weights file": (
         lambda p: ["export", CLIP, "-o", p / "out.mp4", "--weights", p / "notes.mp4"],
-        "not a loadable weights file",
+        "not a PyTorch weights file",
     ),
     "end before start": (
         lambda p: ["export", CLIP, "-o", p / "out.mp4", "--start", "3", "--end", "1"],

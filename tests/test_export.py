@@ -95,7 +95,7 @@ def test_corrupt_image_in_folder_is_skipped(cli, tmp_path):
     out = tmp_path / "out.mp4"
     result = cli("export", folder, "-o", out, *FAST)
     assert result.code == 0
-    assert len(result.err_lines) == 1 and "2.png: not a readable image, skipped" in result.err
+    assert len(result.err_lines) == 1 and "2.png: not a readable image; skipped" in result.err
     assert video_info(out)["frames"] == 2
 
 

@@ -121,6 +121,9 @@ class RefreshPolicy:
         )
 
 
+MAX_BUDGET = 1e6  # refreshes or milliseconds per frame: far beyond any real frame
+
+
 def parse_budget(text: str | None) -> tuple[int | None, float | None]:
     """``--explain-budget``: ``N`` refreshes per frame, or ``MSms`` milliseconds per frame."""
     if text is None:
@@ -129,6 +132,8 @@ def parse_budget(text: str | None) -> tuple[int | None, float | None]:
     if not match:
         raise UserError(f"--explain-budget {text}: give a count (3) or milliseconds (25ms)")
     value, unit = float(match.group(1)), match.group(2)
+    if value > MAX_BUDGET:
+        raise UserError(f"--explain-budget {text.strip()[:40]}: at most {MAX_BUDGET:g}")
     if unit:
         return None, value
     if value != int(value) or value < 1:

@@ -217,8 +217,11 @@ class RunLogWriter:
         self._header_written = False
 
     def _line(self, data: dict) -> None:
-        self._file.write(json.dumps(data, separators=(",", ":"), allow_nan=False) + "\n")
-        self._file.flush()
+        try:
+            self._file.write(json.dumps(data, separators=(",", ":"), allow_nan=False) + "\n")
+            self._file.flush()
+        except OSError as exc:  # a full disk
+            raise UserError(f"{self.path}: cannot write the log ({exc.strerror})") from None
 
     def write_header(self, header: DriveHeader) -> None:
         if self._header_written:
@@ -237,7 +240,10 @@ class RunLogWriter:
 
     def close(self) -> Path:
         """Finish the log and move it to its final name."""
-        self._file.close()
+        try:
+            self._file.close()
+        except OSError as exc:
+            raise UserError(f"{self.path}: cannot write the log ({exc.strerror})") from None
         return self._output.commit()
 
     def abort(self) -> Path | None:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from live_explain import __version__
+from live_explain.errors import UserError
 from live_explain.monitor.buckets import (
     DUSK_BELOW,
     NEAR_FROM,
@@ -220,7 +221,12 @@ class DriveMonitorSink:
 
                 drive = read_log(written)
                 html = render_report([drive], {0: self.flagged.thumbnails()})
-                self._report.partial.write_text(html, encoding="utf-8")
+                try:
+                    self._report.partial.write_text(html, encoding="utf-8")
+                except OSError as exc:  # a full disk
+                    raise UserError(
+                        f"{self.report_path}: cannot write the report ({exc.strerror})"
+                    ) from None
                 self._report.commit()
                 lines.append(f"wrote {self.report_path}: drive report")
         finally:
