@@ -30,6 +30,7 @@ DEFAULT_BENCH_FRAMES = 30
 MAX_TOPK = 100
 MAX_SMOOTH = 64
 MAX_FPS = 1000.0  # as for a video's own frame rate (sources trust 1 to 1000)
+MIN_FPS = 0.01  # one image every 100 s; slower rates round to 0 in a video's time base
 DEFAULT_SYNTHETIC_FRAMES = 300  # a synthetic scene never ends; export 12 s of it by default
 RECORDINGS_DIR = Path("recordings")
 DEBUG_ENV = "LIVE_EXPLAIN_DEBUG"  # set to 1: unexpected errors show their traceback
@@ -81,10 +82,12 @@ def positive_float(text: str) -> float:
 
 
 def frame_rate(text: str) -> float:
-    """``--fps``: more than 0, at most :data:`MAX_FPS` frames a second."""
+    """``--fps``: :data:`MIN_FPS` to :data:`MAX_FPS` frames a second."""
     value = positive_float(text)
-    if value > MAX_FPS:
-        raise argparse.ArgumentTypeError(f"must be at most {MAX_FPS:g}, got {value:g}")
+    if not MIN_FPS <= value <= MAX_FPS:
+        raise argparse.ArgumentTypeError(
+            f"must be {MIN_FPS:g} to {MAX_FPS:g} frames a second, got {value:g}"
+        )
     return value
 
 
@@ -560,6 +563,10 @@ def cmd_record(args: argparse.Namespace) -> int:
         pass  # the duration check runs on the next loop turn
     except KeyboardInterrupt:
         interrupted = True  # Ctrl-C is the normal way to end an open-ended recording
+    except BaseException:  # a full disk, a failed source: finish what is there (or remove
+        with contextlib.suppress(Exception):  # the files this run made, if no frame came)
+            recorder.close()
+        raise
     finally:
         source.close()
     recorder.frames_dropped = source.frames_dropped

@@ -64,9 +64,9 @@ class H264Writer:
         inputs: Iterable[str | os.PathLike] = (),
     ) -> None:
         self.path = Path(path)
-        if not (fps > 0 and fps < float("inf")):
-            raise UserError(f"{self.path}: frame rate {fps} is not a positive number")
-        self.fps = fps_fraction(fps)
+        self.fps = fps_fraction(fps) if 0 < fps < float("inf") else Fraction(0)
+        if self.fps <= 0:
+            raise UserError(f"{self.path}: frame rate {fps} is not a usable positive number")
         self.atomic = atomic
         if atomic:
             self._output: OutputFile | None = OutputFile(self.path, inputs)

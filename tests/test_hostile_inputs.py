@@ -51,6 +51,7 @@ def workspace(tmp_path, monkeypatch):
     (tmp_path / "weights.pt").write_text("not a torch file\n")
     (tmp_path / "weightsdir").mkdir()
     (tmp_path / "loop.mp4").symlink_to("loop.mp4")
+    (tmp_path / "deep.jsonl").write_text("[" * 100_000 + "]" * 100_000 + "\n")
     (tmp_path / "bomb.png").write_bytes(pixel_bomb_png(60_000, 60_000))
     monkeypatch.chdir(tmp_path)
     return tmp_path
@@ -95,7 +96,9 @@ FAILURES = [
     ("fps-nan", ["export", "frames", "-o", "o.mp4", "--fps", "nan"], "finite"),
     ("fps-inf", ["export", "frames", "-o", "o.mp4", "--fps", "inf"], "finite"),
     ("fps-word", ["export", "frames", "-o", "o.mp4", "--fps", "fast"], "not a number"),
-    ("fps-huge", ["export", "frames", "-o", "o.mp4", "--fps", "1e300"], "at most 1000"),
+    ("fps-huge", ["export", "frames", "-o", "o.mp4", "--fps", "1e300"], "0.01 to 1000"),
+    ("fps-tiny", ["record", "frames", "-o", "r.mp4", "--fps", "1e-300"], "0.01 to 1000"),
+    ("report-deep-json", ["report", "deep.jsonl", "-o", "r.html"], "not a live-explain log"),
     (
         "budget-huge",
         ["export", "clip.mp4", "-o", "o.mp4", "--explain-budget", "1" + "0" * 400],

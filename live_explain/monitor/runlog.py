@@ -480,7 +480,7 @@ def read_log(path: str | os.PathLike) -> DriveLog:
         lines.pop()  # the newline that ends the last line
     try:
         first = json.loads(lines[0])
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
         first = None
     if not isinstance(first, dict) or first.get("record") != "drive":
         raise LogError(f"{path}: not a live-explain log (no drive record on its first line)")
