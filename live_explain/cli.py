@@ -605,7 +605,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
     from live_explain.ui.app import WatchOptions, overrides_from_args, run_app
 
     if args.screenshot is not None:
-        check_output_path(args.screenshot, suffixes=(".png",))
+        check_output_path(args.screenshot, (args.source,), suffixes=(".png",))
+    check_display()
     return run_app(
         WatchOptions(
             source=args.source,
@@ -614,6 +615,18 @@ def cmd_watch(args: argparse.Namespace) -> int:
             exit_after_frames=args.exit_after_frames,
         )
     )
+
+
+def check_display() -> None:
+    """Raise :class:`UserError` where Qt would abort for want of a screen to open."""
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    if not sys.platform.startswith("linux") or platform not in ("", "xcb", "wayland"):
+        return  # offscreen, vnc, another OS: Qt has what it needs
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise UserError(
+            "no display to open the window on (DISPLAY is not set); run it in a desktop "
+            "session, under xvfb-run, or with QT_QPA_PLATFORM=offscreen for --screenshot"
+        )
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
@@ -780,6 +793,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ``LIVE_EXPLAIN_DEBUG=1``).
     """
     interrupts = _Interrupts()
+    for stream in (sys.stdout, sys.stderr):  # a file name the terminal cannot show
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="backslashreplace")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_WarningFormatter())
     debug = os.environ.get(DEBUG_ENV, "") not in ("", "0")

@@ -194,6 +194,7 @@ FAILURES = [
     ("record-suffix", ["record", "clip.mp4", "-o", "rec.json"], "must end in"),
     ("report-is-log", ["report", "bad.jsonl", "-o", "bad.jsonl"], "must end in"),
     ("screenshot-suffix", ["watch", "clip.mp4", "--screenshot", "shot.jpg"], "must end in .png"),
+    ("screenshot-is-input", ["watch", "road.png", "--screenshot", "road.png"], "same as the input"),
 ]
 
 
@@ -439,3 +440,37 @@ def test_fifo_named_like_an_image_is_skipped_not_waited_for(workspace, capsys):
     assert code == 0, err
     assert "f1b.png: not a regular file" in err
     assert video_info(workspace / "o.mp4")["frames"] == 3
+
+
+def test_watch_without_a_display_is_one_line(workspace, monkeypatch, capsys):
+    """Qt aborts the process (SIGABRT) when it finds no screen: checked first."""
+    for variable in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(variable, raising=False)
+    assert main(["watch", "clip.mp4"]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and "no display" in lines[0]
+
+
+def test_names_the_terminal_cannot_encode_do_not_break_the_summary(workspace):
+    """An ASCII-only terminal and a file name with an umlaut: the summary line is escaped."""
+    env = {**os.environ, "PYTHONIOENCODING": "ascii"}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "live_explain.cli",
+            "export",
+            "clip.mp4",
+            "-o",
+            "f\u00fcr.mp4",
+            *DEMO,
+            "--max-frames",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=workspace,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "f\\xfcr.mp4" in result.stdout
