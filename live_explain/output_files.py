@@ -264,7 +264,10 @@ def write_atomic(
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
-    return write_atomic(path, lambda partial: partial.write_text(text, encoding="utf-8"))
+    """UTF-8 text; what UTF-8 cannot hold (a file name's undecodable bytes) is escaped."""
+    return write_atomic(
+        path, lambda partial: partial.write_text(text, encoding="utf-8", errors="backslashreplace")
+    )
 
 
 def create_new(path: str | os.PathLike) -> None:

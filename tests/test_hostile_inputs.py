@@ -474,3 +474,18 @@ def test_names_the_terminal_cannot_encode_do_not_break_the_summary(workspace):
     )
     assert result.returncode == 0, result.stderr
     assert "f\\xfcr.mp4" in result.stdout
+
+
+def test_undecodable_file_names_reach_the_video_log_and_report(workspace):
+    """File names that are not UTF-8 (any bytes are legal on Linux) are written, and escaped
+    where they appear in the report's text."""
+    args = [b"export", b"clip.mp4", b"-o", b"\xff.mp4", b"--log", b"\xff.jsonl"]
+    args += [b"--report", b"\xff.html", *(a.encode() for a in DEMO), b"--max-frames", b"2"]
+    result = subprocess.run(
+        [os.fsencode(sys.executable), b"-m", b"live_explain.cli", *args],
+        capture_output=True,
+        cwd=workspace,
+    )
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    for suffix in (b".mp4", b".jsonl", b".html"):
+        assert (workspace / os.fsdecode(b"\xff" + suffix)).stat().st_size > 0

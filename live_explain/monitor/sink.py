@@ -222,7 +222,9 @@ class DriveMonitorSink:
                 drive = read_log(written)
                 html = render_report([drive], {0: self.flagged.thumbnails()})
                 try:
-                    self._report.partial.write_text(html, encoding="utf-8")
+                    self._report.partial.write_text(
+                        html, encoding="utf-8", errors="backslashreplace"
+                    )
                 except OSError as exc:  # a full disk
                     raise UserError(
                         f"{self.report_path}: cannot write the report ({exc.strerror})"
