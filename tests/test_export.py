@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 
+import av
 import pytest
 from conftest import CLIP_FRAMES, make_image, make_video, video_info
 
@@ -130,8 +131,21 @@ def test_interrupted_export_leaves_a_playable_partial_file(clip, tmp_path, how):
     _, err = proc.communicate(timeout=60)
     assert not out.exists(), "no half file under the final name"
     assert partial is not None and partial.exists()
-    frames = video_info(partial)["frames"]
+    frames = decodable_frames(partial)
     assert 0 < frames < CLIP_FRAMES
     if how == signal.SIGINT:
         assert proc.returncode == 130
         assert "partial video kept at" in err and "Traceback" not in err
+
+
+def decodable_frames(path) -> int:
+    """Frames that decode before the end or the first damaged packet: a ``kill -9`` may cut
+    the fragment being written, and the file plays up to the fragment before it."""
+    count = 0
+    with av.open(str(path)) as container:
+        try:
+            for _ in container.decode(video=0):
+                count += 1
+        except av.error.InvalidDataError:
+            pass
+    return count
