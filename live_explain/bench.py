@@ -209,25 +209,30 @@ def measure_reuse(
             frame = source.read()
             if frame is None:
                 break
-            result = detector.explainer(frame_to_tensor(frame.image, detector.device))
-            boxes = result.boxes.cpu().numpy()
-            labels = result.labels.cpu().numpy()
-            scores = result.scores.cpu().numpy()
-            fresh = result.heatmaps.float().cpu()
+            step = detector.explainer.forward(frame_to_tensor(frame.image, detector.device))
+            boxes = step.boxes.cpu().numpy()
+            labels = step.labels.cpu().numpy()
+            scores = step.scores.cpu().numpy()
+            every = step.explain()  # every map fresh, on the compute device
+            fresh = every.maps
             ids = tracker.update(boxes, labels, scores)
             cut = cuts(frame.image)
             rows = adaptive.plan(ids, boxes, labels, scores, index, cut)
             kept_rows = sorted(set(range(len(ids))) - set(rows.tolist()))
-            kept = adaptive.reused(ids, boxes, kept_rows, result.remap)
+            reform_rows, weights = adaptive.reform_request(ids, labels, rows, cut)
+            reformed = None
+            if reform_rows:
+                reformed = dict(zip(reform_rows, step.remap(weights), strict=True))
+            kept = adaptive.reused(ids, boxes, kept_rows, reformed)
             for row, (reused, _) in kept.items():
-                correlations.append(correlation(reused.float().cpu(), fresh[row]))
+                correlations.append(correlation(reused, fresh[row]))
                 state = adaptive.tracks[int(ids[row])]
-                moved = warp_map(state.heatmap.float().cpu(), state.box, boxes[row])
+                moved = warp_map(state.heatmap, state.box, boxes[row])
                 warped.append(correlation(moved, fresh[row]))
-            chosen = torch.as_tensor(rows)
-            weights = result.channel_weights
-            if weights is not None:
-                weights = {key: w[chosen.to(w.device)] for key, w in weights.items()}
+            chosen = torch.as_tensor(rows, device=fresh.device)
+            fresh_weights = every.weights
+            if fresh_weights is not None:
+                fresh_weights = {key: w[chosen] for key, w in fresh_weights.items()}
             shown, _ = adaptive.compose(
                 ids,
                 boxes,
@@ -237,9 +242,10 @@ def measure_reuse(
                 fresh[chosen],
                 index,
                 cut,
-                weights,
-                result.remap,
+                fresh_weights,
+                reformed,
             )
+            fresh = fresh.float().cpu()  # the readback for the flicker figures
             shown = shown.cpu()
             planned += len(rows)
             total += len(ids)

@@ -23,7 +23,6 @@ from live_explain.errors import UserError
 
 log = logging.getLogger("live_explain")
 
-METHODS = ("gradcam", "gradcam++", "hirescam", "eigencam", "saliency", "cam", "none")
 DEFAULT_BENCH_FRAMES = 30
 # Each explained detection costs a full-frame map in the results (2 MB at 960x540, fp32);
 # torchvision's detectors keep at most 100 detections an image by default.
@@ -119,8 +118,13 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="auto, demo, coco, none (random) or a state-dict PATH (default: auto)",
     )
+    from live_explain.explain.methods import REGISTRY
+
     group.add_argument(
-        "--method", default="gradcam", choices=METHODS, help="explanation method (default: gradcam)"
+        "--method",
+        default="gradcam",
+        choices=tuple(REGISTRY),
+        help="explanation method (default: gradcam)",
     )
     group.add_argument(
         "--layer",
@@ -419,13 +423,19 @@ def make_detector(args: argparse.Namespace):
 
 
 def check_method_for_detectors(args: argparse.Namespace) -> None:
-    if args.method == "cam":
+    from live_explain.explain.methods import REGISTRY, map_method_names, smoothable_names
+
+    method = REGISTRY[args.method]
+    if not method.detectors:
+        first, *others = map_method_names()
         raise UserError(
-            "--method cam needs a classifier ending in global average pooling + linear; "
-            "use gradcam (or gradcam++, hirescam, eigencam, saliency) for detectors"
+            f"--method {args.method} {method.not_for_detectors}; "
+            f"use {first} (or {', '.join(others)}) for detectors"
         )
-    if args.smooth and args.method != "saliency":
-        raise UserError("--smooth N (SmoothGrad) applies to --method saliency only")
+    if args.smooth and not method.smoothable:
+        raise UserError(
+            f"--smooth N (SmoothGrad) applies to --method {' or '.join(smoothable_names())} only"
+        )
     if args.smooth < 0:
         raise UserError(f"--smooth {args.smooth}: must not be negative")
 
@@ -669,7 +679,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             score_thresh=args.score_thresh,
             class_ids=detector.explainer.class_ids,
             max_frames=frames,
-            model_name=args.model,
+            model_name=getattr(detector.model, "model_name", args.model),
             progress=bar.update,
         )
     if not result:
@@ -681,7 +691,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     pipeline = Pipeline(source, detector, policy=policy, workers=result["workers"])
     with tqdm(total=frames, unit="frame", desc="bench: pipeline", disable=quiet) as bar:
         result.update(run_pipeline_bench(pipeline, source.fps, frames, progress=bar.update))
-    if detector.method != "none":
+    if detector.makes_maps:
         with tqdm(total=frames, unit="frame", desc="bench: map reuse", disable=quiet) as bar:
             reuse = measure_reuse(open_input(args), detector, policy, frames, bar.update)
         result.update(reuse)

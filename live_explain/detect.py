@@ -13,6 +13,7 @@ from torch import nn
 from live_explain.cuda_io import frame_tensor_to_input
 from live_explain.errors import UserError
 from live_explain.explain.detection import DetectionExplainer
+from live_explain.explain.methods import get_method
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,11 @@ class Detector:
         )
 
     @property
+    def makes_maps(self) -> bool:
+        """Whether the method gives maps (``none`` gives detections only)."""
+        return self.explainer.method_impl.makes_maps
+
+    @property
     def layer(self) -> str:
         return self.explainer.layer
 
@@ -162,14 +168,15 @@ class Detector:
         unknown = set(changes) - set(self.settings)
         if unknown:
             raise ValueError(f"unknown detector settings: {', '.join(sorted(unknown))}")
-        if "method" in changes and "layer" not in changes and changes["method"] == "saliency":
+        at_input = "method" in changes and get_method(changes["method"]).at_input
+        if at_input and "layer" not in changes:  # no layer at the input
             changes["layer"] = None
         return Detector(self.model, self.device, **{**self.settings, **changes})
 
     def __call__(self, image_bgr: np.ndarray) -> Detections:
         result = self.explainer(frame_to_tensor(image_bgr, self.device))
         labels = result.labels.cpu().numpy().astype(np.int64)
-        heatmaps = result.heatmaps.cpu().numpy() if self.method != "none" else None
+        heatmaps = result.heatmaps.cpu().numpy() if self.makes_maps else None
         return Detections(
             boxes=result.boxes.cpu().numpy(),
             labels=labels,

@@ -361,58 +361,48 @@ class Pipeline:
         started = timer._t
         timer.ms["wait_source"] = (started - frame.captured_s) * 1000.0
         slot = self.io.next_slot()
-        tracked: dict[str, np.ndarray] = {}
-        cut: list[bool] = []
-
-        def in_turn() -> bool:
-            """Enter this frame's turn (once); the scene-cut test compares with the last frame."""
-            if not cut:
-                if wait_turn is not None:
-                    wait_turn()
-                if in_order is not None:
-                    in_order()
-                cut.append(self.cuts(frame.image))
-            return cut[0]
-
-        def choose(boxes: torch.Tensor, labels: torch.Tensor, scores: torch.Tensor):
-            scene_cut = in_turn()
-            b, lab, s = boxes.cpu().numpy(), labels.cpu().numpy(), scores.cpu().numpy()
-            ids = self.tracker.update(b, lab, s)
-            tracked["ids"] = ids
-            return torch.from_numpy(cache.plan(ids, b, lab, s, frame.index, scene_cut))
-
         with self.io.compute():
             frame_u8 = self.io.upload(frame.image, slot)
             image = frame_tensor_to_input(frame_u8)
             timer.lap("upload")
-            explained = detector.explainer(image, choose)
-            boxes = explained.boxes.cpu().numpy()
-            labels = explained.labels.cpu().numpy().astype(np.int64)
-            scores = explained.scores.cpu().numpy()
-            timer.lap("detect_explain")
-            scene_cut = in_turn()
-            if "ids" not in tracked:  # the explainer chose nothing (method none, no detections)
-                tracked["ids"] = self.tracker.update(boxes, labels, scores)
-            ids = tracked["ids"]
-            if detector.method == "none":
+            step = detector.explainer.forward(image)
+            timer.lap("detect")
+            # The detections' one readback (K boxes, labels, scores): tracking and the plan
+            # run on the host.
+            boxes = step.boxes.cpu().numpy()
+            labels = step.labels.cpu().numpy().astype(np.int64)
+            scores = step.scores.cpu().numpy()
+            if wait_turn is not None:  # the frames before this one are composed
+                wait_turn()
+            if in_order is not None:
+                in_order()
+            scene_cut = self.cuts(frame.image)
+            ids = self.tracker.update(boxes, labels, scores)
+            if not step.method.makes_maps:
                 maps, refreshed = None, np.zeros(len(ids), bool)
+                timer.lap("reuse")
             else:
-                rows = explained.explained
-                rows = np.arange(len(ids)) if rows is None else rows.cpu().numpy()
-                cache.note_cost(explained.timings_ms.get("explain", 0.0), len(rows))
+                rows = cache.plan(ids, boxes, labels, scores, frame.index, scene_cut)
+                fresh = step.explain(rows)
+                timer.lap("explain")
+                cache.note_cost(fresh.ms, len(rows))
+                reform_rows, weights = cache.reform_request(ids, labels, rows, scene_cut)
+                reformed = None
+                if reform_rows:
+                    reformed = dict(zip(reform_rows, step.remap(weights), strict=True))
                 maps, refreshed = cache.compose(
                     ids,
                     boxes,
                     labels,
                     scores,
                     rows,
-                    explained.heatmaps,
+                    fresh.maps,
                     frame.index,
                     scene_cut,
-                    explained.channel_weights,
-                    explained.remap,
+                    fresh.weights,
+                    reformed,
                 )
-            timer.lap("reuse")
+                timer.lap("reuse")
             readback = None
             if self.io.cuda:  # colour and blend on the GPU, then one readback
                 chosen = row_of_track(ids, style.selected)
@@ -421,8 +411,8 @@ class Pipeline:
                     overlay = blend_heat_tensor(
                         frame_u8,
                         maps,
-                        explained.boxes,
-                        explained.scores,
+                        boxes,
+                        scores,
                         style.colormap,
                         style.alpha,
                         style.merged,
@@ -434,7 +424,7 @@ class Pipeline:
                 readback = self.io.readback(tensors, slot)
                 maps = None
                 timer.lap("blend_gpu")
-        for key, value in explained.timings_ms.items():
+        for key, value in step.timings_ms.items():
             timer.ms[f"model_{key}"] = value
         return _Inferred(
             frame,

@@ -50,8 +50,10 @@ def explain_image(args: argparse.Namespace, style: RenderStyle, make_detector) -
         check_output_path(args.save_maps, (args.image,), (".npz",))
     image = read_image(image_path)
     check_model_name(args.model)
-    if args.method == "none":
-        raise UserError("--method none: explain needs an explanation method")
+    from live_explain.explain.methods import REGISTRY
+
+    if not REGISTRY[args.method].makes_maps:
+        raise UserError(f"--method {args.method}: explain needs an explanation method")
     for extra in (args.feature_maps, args.filters):
         if extra:
             check_output_path(extra, (args.image,), IMAGE_OUTPUTS)
@@ -115,7 +117,7 @@ def _explain_detections(args, image, style, make_detector):
         "maps": detections.heatmaps.astype(np.float32),
         "method": np.array(args.method),
         "layer": np.array(detector.layer),
-        "model": np.array(args.model),
+        "model": np.array(getattr(detector.model, "model_name", args.model)),
     }
     summary = (
         f"{len(detections)} detections explained with {args.method} at layer '{detector.layer}'"
@@ -163,7 +165,7 @@ def _explain_classification(args, image, style):
         "score": np.array(float(probs[class_id]), dtype=np.float32),
         "map": heat.astype(np.float32),
         "method": np.array(args.method),
-        "model": np.array(args.model),
+        "model": np.array(getattr(model, "model_name", args.model)),
     }
     summary = f"{name} ({float(probs[class_id]):.2f}) explained with {args.method}"
     return model, overlay, arrays, summary

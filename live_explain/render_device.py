@@ -30,8 +30,8 @@ def colormap_lut(name: str, device: torch.device) -> torch.Tensor:
 def blend_heat_tensor(
     image: torch.Tensor,
     heatmaps: torch.Tensor,
-    boxes: torch.Tensor,
-    scores: torch.Tensor,
+    boxes: np.ndarray | torch.Tensor,
+    scores: np.ndarray | torch.Tensor,
     colormap: str = "turbo",
     alpha: float = 0.45,
     merged: bool = False,
@@ -40,7 +40,9 @@ def blend_heat_tensor(
     """``image`` (H, W, 3) uint8 BGR with the maps (K, H, W) in [0, 1] blended in.
 
     Per box: each map inside its own box, the better score on top. Merged: the maximum over
-    the maps, everywhere. ``selected_row``: that map alone, everywhere.
+    the maps, everywhere. ``selected_row``: that map alone, everywhere. ``boxes`` and
+    ``scores`` decide only where each map goes: give the host copies that the caller holds
+    (a device tensor is read back here).
     """
     height, width = image.shape[:2]
     if heatmaps is None or len(heatmaps) == 0:
@@ -53,8 +55,8 @@ def blend_heat_tensor(
     else:
         heat = torch.zeros((height, width), device=image.device, dtype=heatmaps.dtype)
         defined = torch.zeros((height, width), device=image.device, dtype=torch.bool)
-        order = torch.argsort(scores.float().cpu(), stable=True).tolist()
-        bounds = [box_pixels(box, width, height) for box in boxes.detach().float().cpu().numpy()]
+        order = np.argsort(_host(scores), kind="stable").tolist()
+        bounds = [box_pixels(box, width, height) for box in _host(boxes)]
         for index in order:  # best drawn last
             x0, y0, x1, y1 = bounds[index]
             heat[y0:y1, x0:x1] = heatmaps[index, y0:y1, x0:x1]
@@ -66,3 +68,9 @@ def blend_heat_tensor(
     if defined is None:
         return blended
     return torch.where(defined[..., None], blended, image)
+
+
+def _host(values: np.ndarray | torch.Tensor) -> np.ndarray:
+    if isinstance(values, torch.Tensor):
+        return values.detach().float().cpu().numpy()
+    return np.asarray(values, np.float32)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import CLIP, MEDIA
+from distinct_rows import assert_maps_agree
 
 from live_explain.detect import Detector, frame_to_tensor
 from live_explain.engine import Pipeline
@@ -277,11 +278,11 @@ def test_chosen_rows_get_the_same_maps_as_a_full_run(mobilenet, method):
     image = frame_to_tensor(cv2.imread(str(MEDIA / "whiteCarLaneSwitch.jpg")), "cpu")
     explainer = DetectionExplainer(mobilenet, method, topk=6, score_thresh=0.0)
     full = explainer(image)
-    part = explainer(image, choose=lambda boxes, labels, scores: torch.tensor([1, 4]))
+    part = explainer.forward(image).result(torch.tensor([1, 4]))
     assert part.explained.tolist() == [1, 4]
     assert torch.equal(part.boxes, full.boxes) and len(part.heatmaps) == 2
     assert torch.allclose(part.heatmaps, full.heatmaps[[1, 4]], atol=1e-5)
-    none = explainer(image, choose=lambda *_: torch.zeros(0, dtype=torch.long))
+    none = explainer.forward(image).result(torch.zeros(0, dtype=torch.long))
     assert len(none.heatmaps) == 0 and len(none.boxes) == 6
 
 
@@ -411,10 +412,13 @@ def test_an_error_in_the_infer_thread_reaches_the_caller(mobilenet):
 
     detector = Broken(mobilenet, "cpu", 0.3, None, 2, method="gradcam")
 
-    def explode(image, choose=None):
-        raise RuntimeError("boom")
+    class Exploding:
+        method_impl = detector.explainer.method_impl
 
-    detector.explainer = explode
+        def forward(self, image):
+            raise RuntimeError("boom")
+
+    detector.explainer = Exploding()
     for workers in (1, 2):
         with pytest.raises(RuntimeError, match="boom"):
             list(Pipeline(VideoFileSource(CLIP), detector, max_frames=3, workers=workers).run())
@@ -429,21 +433,26 @@ def test_process_works_without_a_source(mobilenet):
     assert result.overlay.shape == image.shape and len(result.detections) == 2
 
 
-def test_bf16_backbone_keeps_maps_close_to_fp32(mobilenet):
+def test_bf16_backbone_keeps_maps_close_to_fp32():
+    """On the trained demo detector (random weights tie their scores, and a bf16 backbone
+    reorders a random model's detections), bf16 finds the same detections as fp32 and each
+    map correlates with its fp32 map (measured: 0.9999 or more)."""
     import cv2
 
-    image = cv2.imread(str(MEDIA / "whiteCarLaneSwitch.jpg"))
-    fp32 = Detector(mobilenet, "cpu", 0.0, None, 3, method="gradcam")(image)
-    bf16 = Detector(mobilenet, "cpu", 0.0, None, 3, method="gradcam", precision="bf16")
+    demo = load_model("demo")
+    image = cv2.imread(str(MEDIA / "solidYellowCurve.jpg"))
+    fp32 = Detector(demo, "cpu", 0.0, None, 5, method="gradcam")(image)
+    bf16 = Detector(demo, "cpu", 0.0, None, 5, method="gradcam", precision="bf16")
     try:
-        assert "forward" in vars(mobilenet.backbone)
+        assert "forward" in vars(demo.backbone)
         low = bf16(image)
     finally:
-        Detector(mobilenet, "cpu", 0.0, None, 3, method="gradcam")  # back to fp32
-    assert "forward" not in vars(mobilenet.backbone)
+        Detector(demo, "cpu", 0.0, None, 5, method="gradcam")  # back to fp32
+    assert "forward" not in vars(demo.backbone)
     assert low.heatmaps.dtype == np.float32 and low.heatmaps.shape == fp32.heatmaps.shape
+    assert_maps_agree(fp32, low, min_corr=0.98)
     with pytest.raises(UserError):
-        Detector(mobilenet, "cpu", precision="fp8")
+        Detector(demo, "cpu", precision="fp8")
 
 
 def test_bench_reports_the_end_to_end_figures(cli):

@@ -61,7 +61,7 @@ def test_remap_comes_even_when_no_row_is_chosen(demo):
     explainer = DetectionExplainer(demo, "gradcam", topk=8, score_thresh=0.3)
     first, second = demo_frames(2, step=3)
     kept = explainer(first)
-    nothing = explainer(second, lambda boxes, labels, scores: torch.zeros(0, dtype=torch.long))
+    nothing = explainer.forward(second).result(torch.zeros(0, dtype=torch.long))
     assert len(nothing) > 0 and len(nothing.heatmaps) == 0
     assert nothing.remap is not None
     maps = nothing.remap(kept.channel_weights)
@@ -88,7 +88,6 @@ def test_cache_reforms_reused_tracks_from_the_current_frame(demo):
             0,
             False,
             first.channel_weights,
-            first.remap,
         )
         ids = tracker.update(*plain[1])
         fresh = np.array([r for r, t in enumerate(ids) if int(t) not in cache.tracks], np.int64)
@@ -96,6 +95,8 @@ def test_cache_reforms_reused_tracks_from_the_current_frame(demo):
         assert len(reused) >= 2, "most objects are still there two frames on"
         kept = {r: cache.tracks[int(ids[r])].weights for r in reused}
         weights = {k: w[torch.as_tensor(fresh)] for k, w in second.channel_weights.items()}
+        rows, stacked = cache.reform_request(ids, plain[1][1], fresh)
+        reformed = dict(zip(rows, second.remap(stacked), strict=True)) if rows else None
         shown, refreshed = cache.compose(
             ids,
             *plain[1],
@@ -104,7 +105,7 @@ def test_cache_reforms_reused_tracks_from_the_current_frame(demo):
             1,
             False,
             weights,
-            second.remap,
+            reformed,
         )
         assert refreshed.tolist() == [r in fresh for r in range(len(ids))]
         if reuse == "weights":

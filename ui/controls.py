@@ -27,21 +27,13 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from live_explain.explain.detection import DETECTION_METHODS
+from live_explain.explain.methods import REGISTRY, method_names
 from live_explain.model_names import DEMO_MODEL, DETECTORS, DRIVING_CLASSES
 from live_explain.render import COLORMAPS
 from live_explain.ui.loaded_model import LoadedModel
 from live_explain.ui.settings import REFRESH_POLICIES, ExplainSettings
 
 WEIGHT_CHOICES = ("auto", "demo", "coco", "none")
-METHOD_LABELS = {
-    "gradcam": "Grad-CAM",
-    "gradcam++": "Grad-CAM++",
-    "hirescam": "HiResCAM",
-    "eigencam": "EigenCAM",
-    "saliency": "Saliency",
-    "none": "None (boxes only)",
-}
 LAYER_ROLE = Qt.ItemDataRole.UserRole
 
 
@@ -73,8 +65,8 @@ class ExplanationControls(QWidget):
         self.weights_note.setStyleSheet("color: gray")
 
         self.method_box = QComboBox(objectName="method")
-        for method in DETECTION_METHODS:
-            self.method_box.addItem(METHOD_LABELS.get(method, method), method)
+        for method in method_names(detectors=True):  # the registry's, in its order
+            self.method_box.addItem(REGISTRY[method].title, method)
 
         self.layer_tree = QTreeWidget(objectName="layers")
         self.layer_tree.setHeaderLabels(["layer", "type"])
@@ -225,8 +217,9 @@ class ExplanationControls(QWidget):
             self.class_list.addItem(item)
 
     def _show_layer(self) -> None:
-        if self.settings.method == "saliency":
-            self.layer_label.setText("input pixels (saliency)")
+        method = REGISTRY[self.settings.method]
+        if method.gradients == "input":
+            self.layer_label.setText(f"input pixels ({method.name})")
             self.layer_tree.setEnabled(False)
             return
         self.layer_tree.setEnabled(True)

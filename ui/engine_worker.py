@@ -30,6 +30,7 @@ from PyQt6.QtCore import QThread, pyqtSignal
 
 from live_explain.engine import FrameResult, Pipeline
 from live_explain.errors import UserError
+from live_explain.explain.methods import get_method
 from live_explain.monitor.frame_monitor import FrameMonitor
 from live_explain.recorder import FeedRecorder
 from live_explain.replay import ReplayReader, open_replay
@@ -351,7 +352,8 @@ class EngineWorker(QThread):
         updates = {k: getattr(new, k) for k in PIPELINE_KEYS if getattr(old, k) != getattr(new, k)}
         if "classes" in updates:
             updates["classes"] = usable_classes(self.loaded, new.classes)
-        if new.method == "saliency" and ("method" in updates or "layer" in updates):
+        at_input = get_method(new.method).at_input
+        if at_input and ("method" in updates or "layer" in updates):
             updates["layer"] = None  # saliency explains at the input pixels
         return updates
 

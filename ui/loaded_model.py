@@ -16,6 +16,7 @@ from live_explain.detect import Detector, resolve_device
 from live_explain.engine import Pipeline
 from live_explain.errors import UserError
 from live_explain.explain.layers import default_layer
+from live_explain.explain.methods import get_method
 from live_explain.explain.reuse import RefreshPolicy
 from live_explain.models import is_detector, load_model
 from live_explain.render import RenderStyle
@@ -73,7 +74,7 @@ def usable_classes(loaded: LoadedModel, classes: tuple[str, ...] | None) -> list
 def make_detector(loaded: LoadedModel, settings: ExplainSettings) -> Detector:
     """A Detector on its own copy of the model, configured by ``settings``."""
     method = settings.method
-    layer = None if method == "saliency" else settings.layer
+    layer = None if get_method(method).at_input else settings.layer
     return Detector(
         loaded.copy_model(),
         resolve_device(settings.device),

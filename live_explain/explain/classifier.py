@@ -9,24 +9,7 @@ from torch import nn
 from live_explain.errors import UserError
 from live_explain.explain.hooks import capture_layers, find_layer, frozen_parameters
 from live_explain.explain.layers import default_layer
-from live_explain.explain.methods import (
-    GRADIENT_METHODS,
-    ClassActivationMap,
-    EigenCAM,
-    normalise,
-)
-
-
-def _cam_weights(model: nn.Module, layer: str, channels: int) -> torch.Tensor:
-    """The final linear layer's weights, when ``layer`` feeds it through global pooling."""
-    fc = getattr(model, "fc", None)
-    last_stage = default_layer(model) if hasattr(model, "fc") else None
-    if not isinstance(fc, nn.Linear) or layer != last_stage or fc.in_features != channels:
-        raise UserError(
-            "CAM needs a classifier that ends in global average pooling + one linear layer "
-            "(e.g. a ResNet at layer4); use --method gradcam for other models and layers"
-        )
-    return fc.weight.detach()
+from live_explain.explain.methods import Evidence, Method, get_method, normalise
 
 
 def saliency(
@@ -75,7 +58,8 @@ def explain_classifier(
     if x.ndim != 4:
         raise ValueError(f"x must be (N, 3, H, W), got {tuple(x.shape)}")
     target_ids = None if targets is None else torch.as_tensor(targets, device=x.device).long()
-    if method == "saliency":
+    chosen = get_method(method, detectors=False)
+    if chosen.at_input:
         return saliency(model, x, target_ids, smooth=smooth)
     layer = layer or default_layer(model)
     find_layer(model, layer)
@@ -94,7 +78,7 @@ def explain_classifier(
             if activations.ndim != 4:
                 raise UserError(f"layer '{layer}' gives {activations.ndim}-D output, not maps")
             gradients = None
-            if method in GRADIENT_METHODS:
+            if chosen.needs_gradients:
                 score = logits.gather(1, target_ids[:, None]).sum()  # images are independent
                 (gradients,) = torch.autograd.grad(score, activations, allow_unused=True)
                 if gradients is None:
@@ -104,16 +88,9 @@ def explain_classifier(
     activations = activations.detach()
     maps = []
     for n in range(x.shape[0]):
-        if method in GRADIENT_METHODS:
-            cam = GRADIENT_METHODS[method]()(activations[n], gradients[n : n + 1])
-        elif method == "eigencam":
-            cam = EigenCAM()(activations[n])
-        elif method == "cam":
-            fc_weight = _cam_weights(model, layer, activations.shape[1])
-            cam = ClassActivationMap(fc_weight, target_ids[n : n + 1])(activations[n], None)
-        else:
-            raise UserError(f"unknown method '{method}'")
-        maps.append(cam[0])
+        grads = None if gradients is None else gradients[n : n + 1]
+        explainer: Method = chosen.for_classifier(model, layer, target_ids[n : n + 1])
+        maps.append(explainer.cell_maps(Evidence(activations[n], grads))[0])
     cams = torch.stack(maps)
     up = F.interpolate(cams[:, None].float(), size=x.shape[-2:], mode="bilinear")[:, 0]
     return normalise(up)

@@ -10,76 +10,94 @@ weights ``w`` from the gradients; :func:`detection_maps` can hand those weights 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 
 from live_explain.explain.align import to_frame
-from live_explain.explain.methods import (
-    GRADIENT_METHODS,
-    EigenCAM,
-    normalise,
-    weighted_cam,
-    wide,
-)
+from live_explain.explain.methods import Evidence, Method, normalise, weighted_cam, wide
 
-# Methods whose maps are relu(w . A) with channel weights w: their maps can be re-formed from
-# kept weights on new activations (HiResCAM's weights are per cell, so it cannot).
-CHANNEL_WEIGHT_METHODS = ("gradcam", "gradcam++")
 
-# weights {part: (n, C)} -> maps (n, H, W) on one frame's activations
-Remap = Callable[[dict[int, torch.Tensor]], torch.Tensor]
+@dataclass(frozen=True)
+class Geometry:
+    """How a layer's grid lies on the frame: the detector's input was the frame (H0, W0)
+    resized to ``resized`` (Hr, Wr) and padded to ``padded`` (Hp, Wp); every layer map covers
+    the padded input."""
+
+    padded: tuple[int, int]
+    resized: tuple[int, int]
+    frame: tuple[int, int]
+
+    @classmethod
+    def of_image_list(cls, image_list, frame_size: tuple[int, int]) -> Geometry:
+        """From a torchvision detector's transformed ``ImageList``."""
+        padded = tuple(int(v) for v in image_list.tensors.shape[-2:])
+        resized = tuple(int(v) for v in image_list.image_sizes[0])
+        return cls(padded, resized, tuple(frame_size))
+
+
+@dataclass
+class Part:
+    """One part of a layer (an FPN level, one call of a shared module) with the evidence of
+    the targets that depend on it: ``members`` (n,) says which of the ``count`` targets the
+    evidence rows belong to (``None``: all, in order)."""
+
+    key: int
+    evidence: Evidence
+    members: torch.Tensor | None = None
 
 
 def detection_maps(
-    method: str,
-    parts: list,
-    image_list,
-    frame_size: tuple[int, int],
+    method: Method,
+    parts: list[Part],
+    geometry: Geometry,
     count: int,
     weights_out: dict[int, torch.Tensor] | None = None,
+    device: torch.device | str = "cpu",
 ) -> torch.Tensor:
-    """Per-detection maps (count, H0, W0) in [0, 1], aligned to the frame.
+    """Per-detection maps (count, H0, W0) in [0, 1], aligned to the frame (on ``device``
+    where no part has evidence).
 
-    ``parts``: ``(activations (C, h, w), gradients (n, C, h, w) or None, members)``, one per
-    tensor of the layer; ``members`` (n,) says which detections the gradients belong to
-    (``None``: all). A detection's map is the sum over its parts. Maps are scaled by their
-    peak on the layer's grid, before upsampling, so the large arrays are touched once.
+    A detection's map is the sum over its parts. Methods with channel weights form their maps
+    on the whole part; the others give them on the evidence's grid, which a window places on
+    the part's. Maps are scaled by their peak on the
+    layer's grid, before upsampling, so the large arrays are touched once.
 
-    With ``weights_out`` (a dict) and a method of ``CHANNEL_WEIGHT_METHODS``, it receives each
-    part's channel weights as ``{position: (count, C)}`` (zero rows for detections without
-    that part).
+    With ``weights_out`` (a dict) and a method with channel weights, it receives each part's
+    channel weights as ``{key: (count, C)}`` (zero rows for detections without that part).
     """
-    if not parts:  # ValueError: the explainer names the layer and the method
-        raise ValueError("the target layer's output holds no feature maps")
     cams = []
-    for key, (acts, grad, members) in enumerate(parts):
-        if acts.ndim != 3:
-            raise ValueError("the target layer does not give (C, h, w) feature maps")
-        if method == "eigencam":
-            cam = EigenCAM()(wide(acts), count=count)
-        elif members is None and not bool(grad.any()):
-            continue  # a tensor of the layer that no kept detection depends on
-        else:
-            maker = GRADIENT_METHODS[method]()
-            if weights_out is not None and method in CHANNEL_WEIGHT_METHODS:
-                weights = maker.weights(wide(acts), wide(grad))  # (n, C)
-                cam = weighted_cam(weights, wide(acts))
+    for part in parts:
+        acts = part.evidence.activations
+        device = acts.device
+        index = part.members
+        if index is None:
+            index = torch.arange(count, device=acts.device)
+        if method.channel_weights:
+            weights = method.weights(part.evidence)  # (n, C)
+            cam = weighted_cam(weights, acts)
+            if weights_out is not None:
                 full = weights.new_zeros((count, weights.shape[1]))
-                full[slice(None) if members is None else members] = weights
-                weights_out[key] = full
-            else:
-                cam = maker(wide(acts), wide(grad))
-        index = members if members is not None else torch.arange(count, device=cam.device)
+                full[index] = weights
+                weights_out[part.key] = full
+        else:
+            cam = method.cell_maps(part.evidence)
+            if part.evidence.window is not None:
+                rows, cols = part.evidence.window
+                placed = cam.new_zeros((len(cam), *acts.shape[-2:]))
+                at = torch.arange(len(cam), device=cam.device)[:, None, None]
+                placed[at, rows, cols] = cam
+                cam = placed
         cams.append((cam, index))
-    return combine_parts(cams, count, parts[0][0].device, image_list, frame_size)
+    # No part at all: the chosen detections' gradients are zero on the whole layer (it
+    # reaches their scores, but nothing in it moves them): zero maps.
+    return combine_parts(cams, count, device, geometry)
 
 
 def weighted_maps(
     weights: dict[int, torch.Tensor],
     activations: dict[int, torch.Tensor],
-    image_list,
-    frame_size: tuple[int, int],
+    geometry: Geometry,
 ) -> torch.Tensor:
     """Maps (n, H0, W0) of channel ``weights`` {part: (n, C)} on ``activations``
     {part: (C, h, w)}, combined as :func:`detection_maps` combines a fresh explanation's (a
@@ -92,7 +110,7 @@ def weighted_maps(
         if len(members) == 0 or key not in activations:
             continue
         cams.append((weighted_cam(w[members], wide(activations[key])), members))
-    return combine_parts(cams, count, device, image_list, frame_size)
+    return combine_parts(cams, count, device, geometry)
 
 
 # Full-frame maps formed at once before they are written into the output: the scratch memory
@@ -107,11 +125,10 @@ def _chunks(cams: list):
             yield cam[start : start + CHUNK], index[start : start + CHUNK]
 
 
-def combine_parts(cams: list, count: int, device, image_list, frame_size) -> torch.Tensor:
+def combine_parts(cams: list, count: int, device, geometry: Geometry) -> torch.Tensor:
     """Sum each detection's part maps ``(cam (n, h, w), detection index (n,))``, scaled by
     the detection's peak on the grid, and align them to the frame: (count, H0, W0) in [0, 1]."""
-    padded = tuple(image_list.tensors.shape[-2:])
-    resized = tuple(image_list.image_sizes[0])
+    padded, resized, frame_size = geometry.padded, geometry.resized, geometry.frame
     if not cams:
         return torch.zeros((count, *frame_size), device=device)
     dtype = cams[0][0].dtype

@@ -35,13 +35,20 @@ def find_layer(model: nn.Module, name: str) -> nn.Module:
 
 
 def tensors_of(output: Any) -> list[torch.Tensor]:
-    """The tensors of a layer output: a tensor, a dict of tensors, or a list/tuple of them."""
+    """The tensors of a layer output: a tensor, a dict of tensors, or a list/tuple of tensors
+    and lists of tensors (an FPN block's ``(levels, names)``)."""
     if isinstance(output, torch.Tensor):
         return [output]
     if isinstance(output, dict):
         return [v for v in output.values() if isinstance(v, torch.Tensor)]
     if isinstance(output, (list, tuple)):
-        return [v for v in output if isinstance(v, torch.Tensor)]
+        found = []
+        for v in output:
+            if isinstance(v, torch.Tensor):
+                found.append(v)
+            elif isinstance(v, (list, tuple)) and v and all(isinstance(t, torch.Tensor) for t in v):
+                found.extend(v)
+        return found
     raise TypeError(f"cannot take activations from a layer output of type {type(output)}")
 
 
@@ -56,29 +63,60 @@ def _map_tensors(output: Any, fn) -> Any:
 
 
 class LayerCapture:
-    """What a hooked layer produced in the last forward pass."""
+    """What a hooked layer produced in the forward pass: ``output`` of its last call,
+    ``outputs`` of every call (a head shared by the FPN levels runs once per level).
 
-    def __init__(self, name: str, as_leaf: bool) -> None:
+    As a leaf, each floating-point tensor of the output is recorded as a leaf that requires
+    grad, and the model goes on with a copy of it, so that an in-place operation after the
+    layer (``ReLU(inplace=True)``, a residual ``+=``) changes the copy, not the leaf. The
+    layer the heads read (``clone=False``) skips the copy: torchvision's heads do not write
+    into their inputs.
+    """
+
+    def __init__(self, name: str, as_leaf: bool, clone: bool = True) -> None:
         self.name = name
         self.as_leaf = as_leaf
-        self.output: Any = None
-        self.calls = 0
+        self.clone = clone
+        self.outputs: list[Any] = []
+        self.leaves: list[list[torch.Tensor]] = []
         self.thread = threading.get_ident()
 
     @property
+    def output(self) -> Any:
+        return self.outputs[-1] if self.outputs else None
+
+    @property
+    def calls(self) -> int:
+        return len(self.outputs)
+
+    @property
     def tensors(self) -> list[torch.Tensor]:
-        if self.output is None:
+        """The tensors of every call's output (the leaves, for a leaf capture)."""
+        if not self.outputs:
             raise RuntimeError(f"layer '{self.name}' was not reached by the forward pass")
-        return tensors_of(self.output)
+        if self.leaves:
+            return [leaf for call in self.leaves for leaf in call]
+        return [t for output in self.outputs for t in tensors_of(output)]
 
     def hook(self, module: nn.Module, args: tuple, output: Any) -> Any:
         if threading.get_ident() != self.thread:  # another thread's forward pass
             return None
-        self.calls += 1
-        if self.as_leaf and torch.is_grad_enabled():
-            output = _map_tensors(output, lambda t: t.detach().requires_grad_(True))
-        self.output = output
-        return output if self.as_leaf else None
+        if not (self.as_leaf and torch.is_grad_enabled()):
+            self.outputs.append(output)
+            return None
+        leaves: list[torch.Tensor] = []
+
+        def to_leaf(tensor: torch.Tensor) -> torch.Tensor:
+            if not tensor.is_floating_point():
+                return tensor
+            leaf = tensor.detach().requires_grad_(True)
+            leaves.append(leaf)
+            return leaf.clone() if self.clone else leaf
+
+        output = _map_tensors(output, to_leaf)
+        self.outputs.append(output)
+        self.leaves.append(leaves)
+        return output
 
 
 @contextlib.contextmanager
@@ -86,18 +124,22 @@ def capture_layers(
     model: nn.Module,
     names: dict[str, bool],
     modules: dict[str, nn.Module] | None = None,
+    no_clone: frozenset[str] = frozenset(),
 ) -> Iterator[dict[str, LayerCapture]]:
     """Hook the layers in ``names`` (name -> as_leaf) for the duration of the block.
 
     ``modules`` may map names to modules already looked up (a per-frame caller saves the
-    walk over ``named_modules()``).
+    walk over ``named_modules()``); leaves of the layers in ``no_clone`` go on uncopied
+    (see :class:`LayerCapture`).
 
     >>> with capture_layers(model, {"layer4": True}) as captured:
     ...     logits = model(x)
     >>> activations = captured["layer4"].tensors[0]
     """
     handles = []
-    captures = {name: LayerCapture(name, leaf) for name, leaf in names.items()}
+    captures = {
+        name: LayerCapture(name, leaf, clone=name not in no_clone) for name, leaf in names.items()
+    }
     try:
         for name, capture in captures.items():
             module = modules[name] if modules and name in modules else find_layer(model, name)

@@ -27,15 +27,6 @@ CLASSIFIER_LAYERS = {
 }
 
 
-def detector_family(model: nn.Module) -> str:
-    for cls, family in ((FasterRCNN, "faster_rcnn"), (RetinaNet, "retinanet"), (FCOS, "fcos")):
-        if isinstance(model, cls):
-            return family
-    if isinstance(model, SSD):
-        return "ssd"
-    raise UserError(f"{type(model).__name__} is not a supported torchvision detector")
-
-
 def default_layer(model: nn.Module) -> str:
     """The documented default target layer for ``model``."""
     if isinstance(model, (FasterRCNN, RetinaNet, FCOS, SSD)):

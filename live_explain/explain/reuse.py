@@ -47,7 +47,6 @@ import numpy as np
 import torch
 
 from live_explain.errors import UserError
-from live_explain.explain.detection_maps import Remap
 
 REFRESH_MODES = ("adaptive", "every-frame")
 REUSE_MODES = ("weights", "warp")
@@ -327,40 +326,65 @@ class MapCache:
             return heatmap
         return warp_map(heatmap, src, dst)
 
+    def reform_request(
+        self,
+        track_ids: np.ndarray,
+        labels: np.ndarray,
+        fresh_rows,
+        scene_cut: bool = False,
+    ) -> tuple[list[int], dict[int, torch.Tensor]]:
+        """The rows whose kept explanation is formed again from their channel weights this
+        frame (kept rows, and the refreshed rows whose reuse is checked: see
+        :meth:`compose`), and those weights stacked per part, ``{part: (n, C)}`` (zero rows
+        for a part a track has no weights on). Empty unless the policy reuses weights and
+        the tracks have them; the caller forms the maps (``step.remap(weights)``) and hands
+        them to :meth:`compose`."""
+        if self.policy.reuse != "weights":
+            return [], {}
+        fresh = {int(r) for r in np.asarray(fresh_rows).tolist()}
+        count = len(track_ids)
+        rows = [r for r in range(count) if r not in fresh]
+        if not scene_cut:
+            rows += self._checked_rows(track_ids, labels, sorted(fresh))
+        wanted = []
+        for row in rows:
+            state = self.tracks.get(int(track_ids[row]))
+            if state is not None and state.weights:
+                wanted.append((row, state.weights))
+        if not wanted:
+            return [], {}
+        keys = sorted(set().union(*(weights for _, weights in wanted)))
+        stacked = {}
+        for key in keys:
+            found = [weights.get(key) for _, weights in wanted]
+            like = next(w for w in found if w is not None)
+            stacked[key] = torch.stack(
+                [like.new_zeros(like.shape) if w is None else w for w in found]
+            )
+        return [row for row, _ in wanted], stacked
+
     def reused(
         self,
         track_ids: np.ndarray,
         boxes: np.ndarray,
         rows,
-        remap: Remap | None = None,
+        reformed: dict[int, torch.Tensor] | None = None,
     ) -> dict[int, tuple[torch.Tensor, bool]]:
         """The kept explanations of ``rows`` on this frame, ``{row: (map, re-formed)}`` (rows of
-        tracks never explained are left out): re-formed from the track's channel weights on
-        this frame's activations (``remap``, from the explainer's result) when the policy
-        reuses weights and both are at hand, else the last map moved with the box."""
+        tracks never explained are left out): the map formed again from the track's channel
+        weights on this frame's activations where ``reformed`` ``{row: map}`` has it (see
+        :meth:`reform_request`), else the last map moved with the box."""
         out: dict[int, tuple[torch.Tensor, bool]] = {}
-        reform = []
+        reformed = reformed or {}
         for row in rows:
             state = self.tracks.get(int(track_ids[row]))
             if state is None:
                 continue
-            if remap is not None and state.weights and self.policy.reuse == "weights":
-                reform.append((int(row), state.weights))
+            if int(row) in reformed:
+                out[int(row)] = (reformed[int(row)], True)
                 continue
             box = np.asarray(boxes[row], np.float32)
             out[int(row)] = (self._follow(state.heatmap, state.box, box), False)
-        if reform:
-            keys = sorted(set().union(*(weights for _, weights in reform)))
-            stacked = {}
-            for key in keys:
-                found = [weights.get(key) for _, weights in reform]
-                like = next(w for w in found if w is not None)
-                stacked[key] = torch.stack(
-                    [like.new_zeros(like.shape) if w is None else w for w in found]
-                )
-            maps = remap(stacked)
-            for i, (row, _) in enumerate(reform):
-                out[row] = (maps[i], True)
         return out
 
     def _checked_rows(self, track_ids, labels, fresh) -> list[int]:
@@ -398,12 +422,13 @@ class MapCache:
         frame: int,
         scene_cut: bool = False,
         fresh_weights: dict[int, torch.Tensor] | None = None,
-        remap: Remap | None = None,
+        reformed: dict[int, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, np.ndarray]:
         """The maps to show (K, H, W) float32 (on the maps' device) and whether each was
         refreshed (K,) bool. ``fresh_maps`` (n, H, W) are the maps of ``fresh_rows``, and
-        ``fresh_weights`` ``{part: (n, C)}`` their channel weights, kept for reuse by weights
-        with ``remap`` (both from the explainer's result; see :meth:`reused`)."""
+        ``fresh_weights`` ``{part: (n, C)}`` their channel weights, kept for reuse by weights;
+        ``reformed`` ``{row: map}`` the maps formed from the weights of
+        :meth:`reform_request` on this frame's activations."""
         count = len(track_ids)
         shown = fresh_maps.new_zeros((count, *fresh_maps.shape[-2:]))
         refreshed = np.zeros(count, bool)
@@ -411,7 +436,7 @@ class MapCache:
         kept_rows = [r for r in range(count) if r not in fresh]
         checked = [] if scene_cut else self._checked_rows(track_ids, labels, fresh)
         looks = [] if scene_cut else self._look_rows(track_ids, fresh, frame)
-        formed = self.reused(track_ids, boxes, kept_rows + checked, remap)  # one remap
+        formed = self.reused(track_ids, boxes, kept_rows + checked, reformed)
         kept = {row: formed[row] for row in kept_rows if row in formed}
         # Reuse's map against the fresh one (windows), the last shown against the fresh one
         # (smoothing resets): one batched correlation, one host round trip per frame.

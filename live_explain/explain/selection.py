@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 
 def select_detections(
@@ -20,15 +19,3 @@ def select_detections(
         keep &= torch.isin(labels, allowed)
     index = torch.nonzero(keep).flatten()
     return index[torch.argsort(scores[index], descending=True, stable=True)][:topk]
-
-
-def let_detector_keep(model: nn.Module, score_thresh: float, topk: int) -> None:
-    """torchvision detectors drop boxes below their own threshold (0.05 for Faster R-CNN)
-    and keep at most ``detections_per_img``; a lower threshold or larger K must reach them."""
-    for holder in (getattr(model, "roi_heads", None), model):
-        if holder is None:
-            continue
-        if hasattr(holder, "score_thresh"):
-            holder.score_thresh = min(holder.score_thresh, score_thresh)
-        if hasattr(holder, "detections_per_img"):
-            holder.detections_per_img = max(holder.detections_per_img, topk)

@@ -10,7 +10,7 @@ from pathlib import Path
 from live_explain.cli import positive_int
 from live_explain.errors import UserError
 
-FAITHFULNESS_DEFAULT = "gradcam,gradcam++,hirescam,eigencam,saliency"
+FAITHFULNESS_DEFAULT = "every method that makes maps"
 
 
 def fraction(text: str) -> float:
@@ -32,7 +32,6 @@ def add_monitor_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--faithfulness-methods",
-        default=FAITHFULNESS_DEFAULT,
         metavar="LIST",
         help=f"methods to compare (default: {FAITHFULNESS_DEFAULT})",
     )
@@ -78,18 +77,23 @@ def check_monitor_outputs(args: argparse.Namespace) -> None:
     if args.faithfulness and not (args.log or args.report):
         raise UserError("--faithfulness N needs --log or --report to put its results in")
     if args.faithfulness:
-        from live_explain.explain.detection import DETECTION_METHODS
+        from live_explain.explain.methods import map_method_names
 
         methods = faithfulness_methods(args)
-        unknown = [m for m in methods if m not in DETECTION_METHODS or m == "none"]
+        unknown = [m for m in methods if m not in map_method_names()]
         if unknown or not methods:
             raise UserError(
                 f"--faithfulness-methods: unknown method {', '.join(unknown) or '(none)'}; "
-                f"use some of {FAITHFULNESS_DEFAULT}"
+                f"use some of {','.join(map_method_names())}"
             )
 
 
 def faithfulness_methods(args: argparse.Namespace) -> tuple[str, ...]:
+    """``--faithfulness-methods``, or every registered method that makes maps."""
+    if args.faithfulness_methods is None:
+        from live_explain.explain.methods import map_method_names
+
+        return map_method_names()
     return tuple(m.strip() for m in args.faithfulness_methods.split(",") if m.strip())
 
 
@@ -109,7 +113,8 @@ def make_monitor_sink(args: argparse.Namespace, source, detector):
         fps=float(source.fps),
         video=video,
         settings={
-            "model": args.model,
+            # the model that ran: "demo" where --weights demo (or the fallback) chose it
+            "model": getattr(detector.model, "model_name", args.model),
             "weights": getattr(detector.model, "weights_source", args.weights),
             "method": args.method,
             "layer": detector.layer,

@@ -29,10 +29,10 @@ import torch
 from torch import nn
 
 from live_explain.detect import Detector, frame_to_tensor
+from live_explain.explain.methods import map_method_names
 from live_explain.metrics import box_iou
 from live_explain.monitor.runlog import FaithfulnessRecord
 
-FAITHFULNESS_METHODS = ("gradcam", "gradcam++", "hirescam", "eigencam", "saliency")
 DEFAULT_STEPS = 10
 DETECTIONS_PER_FRAME = 3
 MATCH_IOU = 0.5
@@ -108,7 +108,7 @@ def perturbation_curves(
 def evaluate_faithfulness(
     detector: Detector,
     frames: Sequence[tuple[int, np.ndarray]],
-    methods: Sequence[str] = FAITHFULNESS_METHODS,
+    methods: Sequence[str] | None = None,
     *,
     steps: int = DEFAULT_STEPS,
     detections_per_frame: int = DETECTIONS_PER_FRAME,
@@ -121,6 +121,7 @@ def evaluate_faithfulness(
     for every method, so the numbers compare methods, not detections. ``progress`` is called
     once per (method, frame).
     """
+    methods = map_method_names() if methods is None else methods  # default: every one
     model, device = detector.model, detector.device
     tensors = [(index, frame_to_tensor(image, device)) for index, image in frames]
     baselines = [frame_to_tensor(blurred(image), device) for _, image in frames]
