@@ -124,13 +124,14 @@ class DetectionStep:
         if rows is None:
             rows = torch.arange(len(self.scores), device=device)
         rows = torch.as_tensor(rows, dtype=torch.long).flatten().to(device)
+        compare = method is not None
         method = self.method if method is None else self._other(method)
         weights = {} if method.channel_weights else None
         if not method.makes_maps or len(rows) == 0:
             return Explanation(rows, self._empty(), weights, 0.0)
         t0 = time.perf_counter()
         with self.explainer.layer_errors(self.image):
-            parts = self.recording.parts(rows, method)
+            parts = self._parts(rows, method, compare)
             if method.at_input:
                 maps = self._saliency(parts, rows)
             else:
@@ -141,6 +142,18 @@ class DetectionStep:
         ms = (time.perf_counter() - t0) * 1000.0
         self.timings_ms["explain"] = self.timings_ms.get("explain", 0.0) + ms
         return Explanation(rows, maps.detach(), weights, ms)
+
+    def _parts(self, rows: torch.Tensor, method: Method, compare: bool) -> list:
+        """The recording's evidence of ``rows``; methods compared on this step (``compare``)
+        share it where they need the same gradients, so the backward runs once."""
+        if not compare:
+            return self.recording.parts(rows, method)
+        key = (tuple(rows.tolist()), self.recording.evidence_kind(method))
+        cache = self.__dict__.setdefault("_compared", {})
+        if key not in cache:
+            cache.clear()  # one set of gradients held at a time
+            cache[key] = self.recording.parts(rows, method)
+        return cache[key]
 
     def _other(self, name: str) -> Method:
         other = get_method(name)

@@ -71,6 +71,10 @@ class Recording:
         the layer that they depend on."""
         raise NotImplementedError
 
+    def evidence_kind(self, method: Method) -> str:
+        """Methods of one kind get the same :meth:`parts` from this recording."""
+        return method.gradients
+
 
 def captured_tensors(capture) -> list[torch.Tensor]:
     """The tensors a hooked layer gave, or a refusal that says why there are none."""
@@ -217,6 +221,9 @@ class AutogradRecording(Recording):
         if all(g is None for g in grads):
             raise LayerRefused("the detections' scores do not depend on its output")
         return grads
+
+    def evidence_kind(self, method: Method) -> str:
+        return "gradients" if method.gradients in ("sums", "cells") else method.gradients
 
     def parts(self, rows: torch.Tensor, method: Method) -> list[Part]:
         if not method.needs_gradients:
