@@ -240,6 +240,7 @@ def _load_demo(weights: str) -> nn.Module:
             torch.manual_seed(0)
             model = build_demo_detector()
         model.categories, model.weights_source = list(DEMO_CATEGORIES), "random initialisation"
+        model.model_name = DEMO_MODEL
         return model.eval()
     path = demo_weights_file() if weights in ("auto", "demo") else Path(weights)
     if weights in ("auto", "demo") and not path.is_file():
@@ -253,6 +254,7 @@ def _load_demo(weights: str) -> nn.Module:
     categories = _load_state_dict_file(model, "the demo detector", path)
     model.categories = categories or list(DEMO_CATEGORIES)
     model.weights_source = "demo (synthetic scenes)" if path == demo_weights_file() else str(path)
+    model.model_name = DEMO_MODEL
     return model.eval()
 
 
@@ -262,8 +264,9 @@ def load_model(name: str = DEFAULT_DETECTOR, weights: str | os.PathLike = "auto"
     ``name`` is a torchvision model or ``"demo"`` (the bundled detector trained on synthetic
     scenes). For the default detector, ``weights="demo"`` gives the demo detector, and
     ``"auto"`` falls back to it (with one notice) when COCO weights are neither cached nor
-    downloadable. The module gets ``categories`` (class names by label id) and
-    ``weights_source`` (what was loaded, in words).
+    downloadable. The module gets ``categories`` (class names by label id),
+    ``weights_source`` (what was loaded, in words) and ``model_name`` (the model that was
+    built: ``"demo"`` when the demo detector stands in for ``name``).
     """
     choice = os.fspath(weights)
     if name == DEMO_MODEL:
@@ -330,4 +333,5 @@ def load_model(name: str = DEFAULT_DETECTOR, weights: str | os.PathLike = "auto"
     model.eval()
     model.categories = categories
     model.weights_source = source
+    model.model_name = name
     return model

@@ -97,12 +97,35 @@ def test_bundled_weights_carry_their_metadata():
 
 
 @BUNDLED
+@pytest.mark.slow
 def test_bundled_weights_meet_the_quality_goals():
-    """The figures ``evaluate --write-meta`` stored (400 frames of unseen seeds); the next
-    test re-measures the pointing game on a few frames."""
-    meta = torch.load(demo_weights_file(), map_location="cpu", weights_only=True)["meta"]
-    assert meta["evaluation"]["map50"] >= 0.8
-    assert meta["evaluation"]["energy_pointing"] >= 0.6
+    """Measured again, as ``evaluate`` measures it (400 frames of the unseen seeds: about 4
+    minutes on 2 cores), not read from the weights file; the figures the file stores must be
+    what the weights do (measured: mAP 0.8182, pointing 0.6106, as stored)."""
+    from live_explain.synthetic.evaluate import evaluate
+
+    figures = evaluate(load_model("demo"), list(EVAL_SEEDS), 10, torch.device("cpu"))
+    assert figures["frames"] == 400
+    assert figures["map50"] >= 0.8, figures
+    assert figures["energy_pointing"] >= 0.6, figures
+    stored = torch.load(demo_weights_file(), map_location="cpu", weights_only=True)["meta"]
+    for key in ("map50", "energy_pointing"):
+        assert abs(figures[key] - stored["evaluation"][key]) <= 0.005, (key, figures, stored)
+
+
+@BUNDLED
+def test_bundled_weights_near_the_quality_goals_on_unseen_scenes():
+    """The quick re-measurement: 3 frames of each unseen seed, 120 in all (about 16 s on 2
+    cores; the goals' own 400 frames are the slow test above). This sample gives mAP 0.800
+    and pointing 0.615 (all 400 frames: 0.818 and 0.611; four 40-frame samples fell up to
+    0.04 and 0.07 away), so the bounds sit 0.03 below the goals (0.8, 0.6). The frames are
+    the same on every run: a bound missed is the weights or the code, not chance."""
+    from live_explain.synthetic.evaluate import evaluate
+
+    figures = evaluate(load_model("demo"), list(EVAL_SEEDS), 3, torch.device("cpu"))
+    assert figures["frames"] == 120 and figures["pointing_detections"] >= 400, figures
+    assert figures["map50"] >= 0.77, figures
+    assert figures["energy_pointing"] >= 0.57, figures
 
 
 def test_bundled_sample_drive(cli, tmp_path):
@@ -123,7 +146,7 @@ def test_bundled_sample_drive(cli, tmp_path):
 @BUNDLED
 def test_bundled_demo_grad_cam_points_at_the_objects():
     """Trained to explain (stage 2), the demo's Grad-CAM maps put most of their energy in the
-    true box (these 6 frames: 0.60 for the bundled weights; the stage-1 weights gave 0.02)."""
+    true box (these 6 frames: 0.66 for the bundled weights; the stage-1 weights gave 0.02)."""
     from live_explain.synthetic.evaluate import evaluate
 
     figures = evaluate(load_model("demo"), [0, 1], 3, torch.device("cpu"))

@@ -19,10 +19,21 @@ def test_explain_writes_overlay_and_maps(cli, tmp_path):
     assert saved["maps"].dtype == np.float32 and saved["maps"].min() >= 0
     assert saved["maps"].max() <= 1 and str(saved["method"]) == "gradcam"
     assert list(saved["labels"].shape) == [4] and len(saved["names"]) == 4
+    assert str(saved["model"]) == "fasterrcnn_mobilenet_v3_large_320_fpn"
     import cv2
 
     overlay, photo = cv2.imread(str(out)), cv2.imread(str(PHOTO))
     assert overlay.shape == photo.shape and not np.array_equal(overlay, photo)
+
+
+def test_saved_maps_name_the_model_that_ran(cli, tmp_path):
+    """``--weights demo`` runs the demo detector in place of the default model."""
+    maps = tmp_path / "e.npz"
+    result = cli(
+        "explain", PHOTO, "-o", tmp_path / "e.png", "--save-maps", maps, "--weights", "demo"
+    )
+    assert result.code == 0, result.err
+    assert str(np.load(maps)["model"]) == "demo"
 
 
 @pytest.mark.parametrize(

@@ -86,7 +86,7 @@ def check_exact(model, image, method, layer=None, dtype=torch.float32, atol=1e-4
     assert result.heatmaps.shape == reference.shape == (TOPK, *image.shape[-2:])
     assert result.heatmaps.any(), "maps must not all be empty"
     # Only where detections differ can a map compared with the wrong row's reference fail.
-    assert_rows_differ(output["scores"][keep], reference)
+    assert_rows_differ(output["scores"][keep], reference, min_map_difference=10 * atol)
     for ours, ref in zip(result.heatmaps, reference, strict=True):
         assert correlation(ours, ref) >= 0.999
         assert float((ours - ref).abs().max()) <= atol

@@ -14,6 +14,15 @@ def test_random_init_has_coco_categories():
     assert not model.training
     assert len(model.categories) == 91 and model.categories[3] == "car"
     assert model.weights_source == "random initialisation"
+    assert model.model_name == NAME
+
+
+def test_model_name_is_the_model_that_was_built():
+    """``--weights demo`` on the default model builds the demo detector: its name says so
+    (logs and benchmarks record it)."""
+    assert load_model(NAME, weights="demo").model_name == "demo"
+    assert load_model("demo", weights="none").model_name == "demo"
+    assert load_model("resnet18", weights="none").model_name == "resnet18"
 
 
 def test_state_dict_file_round_trip(tmp_path):
@@ -104,4 +113,5 @@ def test_auto_falls_back_to_the_bundled_demo(tmp_path, monkeypatch, caplog):
     with caplog.at_level(logging.WARNING, logger="live_explain"):
         model = load_model(NAME, weights="auto")
     assert model.categories[3] == "car" and len(model.categories) == 9  # the demo's classes
+    assert model.model_name == "demo"
     assert "bundled demo detector" in caplog.text

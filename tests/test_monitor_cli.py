@@ -72,6 +72,26 @@ def test_export_writes_video_log_and_report(exported):
     assert "https://" not in html and "<script" not in html  # nothing to fetch offline
 
 
+@pytest.mark.parametrize(
+    ("options", "model", "weights"),
+    [
+        (("--weights", "demo"), "demo", "demo (synthetic scenes)"),
+        (("--model", "demo", "--weights", "none"), "demo", "random initialisation"),
+        (("--weights", "none"), "fasterrcnn_mobilenet_v3_large_320_fpn", "random initialisation"),
+    ],
+)
+def test_log_names_the_model_that_ran(cli, clip, tmp_path, options, model, weights):
+    """``--weights demo`` runs the demo detector in place of the default model: the log's
+    settings name the demo, not the model asked for."""
+    log = tmp_path / "x.jsonl"
+    result = cli(
+        "export", clip, "-o", tmp_path / "x.mp4", "--max-frames", "2", "--log", log, *options
+    )
+    assert result.code == 0, result.err
+    settings = read_log(log).header.settings
+    assert (settings["model"], settings["weights"]) == (model, weights)
+
+
 def test_report_over_two_drives_with_bias_audit(cli, exported, tmp_path):
     second = write_truth_drive(tmp_path, "dusk_drive")
     out = tmp_path / "all.html"
