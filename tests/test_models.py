@@ -115,3 +115,14 @@ def test_auto_falls_back_to_the_bundled_demo(tmp_path, monkeypatch, caplog):
     assert model.categories[3] == "car" and len(model.categories) == 9  # the demo's classes
     assert model.model_name == "demo"
     assert "bundled demo detector" in caplog.text
+
+
+def test_the_app_names_the_model_that_ran():
+    """The app's export summary names the demo detector where it stands in for another
+    model (``--weights demo``), as the log does."""
+    pytest.importorskip("PyQt6")
+    from live_explain.ui.loaded_model import load_detector_model
+
+    loaded = load_detector_model("fasterrcnn_mobilenet_v3_large_320_fpn", "demo")
+    assert loaded.name == "fasterrcnn_mobilenet_v3_large_320_fpn"  # what the user chose
+    assert loaded.ran == "demo"

@@ -150,7 +150,7 @@ class ExportDialog(QDialog):
             self.start_box.setMaximum(duration_s)
             self.end_box.setMaximum(duration_s)
         self.summary = QLabel(
-            f"{Path(spec).name}: {settings.method} maps of {loaded.name}, "
+            f"{Path(spec).name}: {settings.method} maps of {loaded.ran}, "
             f"{settings.colormap} at {settings.alpha:.0%}, "
             f"{'merged' if settings.merged else 'per box'}, top {settings.topk}, "
             f"score ≥ {settings.score_thresh:.2f}",

@@ -38,6 +38,11 @@ class LoadedModel:
     default_layer: str
 
     @property
+    def ran(self) -> str:
+        """The model that runs: ``demo`` where the demo detector stands in for ``name``."""
+        return getattr(self.template, "model_name", self.name)
+
+    @property
     def class_names(self) -> tuple[str, ...]:
         """The real classes (no background or N/A placeholders), in label order."""
         return tuple(c for c in self.categories if c and c not in ("__background__", "N/A"))
