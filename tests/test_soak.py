@@ -47,6 +47,7 @@ def test_five_thousand_frames_through_the_pipeline_keep_memory_flat():
     to a couple of minutes; memory behaviour does not depend on the frame size."""
     gc.collect()
     own_peak = reset_peak_rss()
+    start = current_rss_mb()  # what earlier tests in this process left allocated
     model = load_model("demo")
     model.transform.min_size, model.transform.max_size = (180,), 320
     detector = Detector(model, "cpu", 0.3, None, 8, method="gradcam")
@@ -70,5 +71,8 @@ def test_five_thousand_frames_through_the_pipeline_keep_memory_flat():
     growth = rss[-1] - rss[0]  # from frame 500 on, once allocator pools are warm
     assert growth < 50, f"RSS grew by {growth:.1f} MB: {rss}"
     assert len(pipeline.cache.tracks) < 50 and len(pipeline.tracker.tracks) < 50
-    peak = peak_since_reset_mb() if own_peak else peak_rss_mb()
-    assert peak < 4000, f"peak RSS {peak:.0f} MB"
+    if own_peak:  # the run's own peak above what it started from
+        peak = peak_since_reset_mb() - start
+        assert peak < 3000, f"peak RSS {peak:.0f} MB above the {start:.0f} MB at the start"
+    else:
+        assert peak_rss_mb() < 4000
