@@ -31,11 +31,9 @@ from live_explain.explain.detection_maps import Geometry, Part, detection_maps, 
 from live_explain.explain.family import LayerRefused, Recording, adapter_for
 from live_explain.explain.family.base import smooth_saliency
 from live_explain.explain.hooks import capture_layers, find_layer, frozen_parameters
-from live_explain.explain.methods import Evidence, Method, get_method, method_names, normalise
+from live_explain.explain.methods import Evidence, Method, get_method, normalise
 from live_explain.explain.selection import select_detections
 from live_explain.sources import UnsupportedImage, check_image_size
-
-DETECTION_METHODS = method_names(detectors=True)
 
 
 @dataclass
@@ -96,17 +94,22 @@ class DetectionStep:
     device); ``timings_ms``: ``forward`` (and ``explain`` once explained).
     """
 
-    def __init__(self, explainer: DetectionExplainer, image: torch.Tensor, recording) -> None:
+    def __init__(
+        self,
+        explainer: DetectionExplainer,
+        image: torch.Tensor,
+        recording: Recording | None,
+        boxes: torch.Tensor,
+        labels: torch.Tensor,
+        scores: torch.Tensor,
+        forward_ms: float,
+    ) -> None:
         self.explainer = explainer
         self.method: Method = explainer.method_impl
         self.image = image
-        self.recording: Recording | None = recording
-        if recording is None:  # detections only
-            self.boxes = self.labels = self.scores = None
-        else:
-            self.boxes, self.labels = recording.boxes, recording.labels
-            self.scores = recording.scores
-        self.timings_ms: dict[str, float] = {}
+        self.recording = recording  # None: detections only
+        self.boxes, self.labels, self.scores = boxes, labels, scores
+        self.timings_ms: dict[str, float] = {"forward": forward_ms}
         self.frame_size = tuple(image.shape[-2:])
 
     def __len__(self) -> int:
@@ -193,9 +196,9 @@ class DetectionStep:
         if self.recording is None:
             empty = self._empty()
             return ExplainedDetections(
-                self._plain["boxes"],
-                self._plain["labels"],
-                self._plain["scores"],
+                self.boxes,
+                self.labels,
+                self.scores,
                 empty,
                 dict(self.timings_ms),
                 torch.zeros(0, dtype=torch.long, device=empty.device),
@@ -273,18 +276,26 @@ class DetectionExplainer:
             with torch.no_grad():
                 output = self.adapter.detect(image).output
             keep = self._select(output)
-            step = DetectionStep(self, image, None)
-            step.boxes = output["boxes"][keep].detach().float()
-            step.labels = output["labels"][keep].detach()
-            step.scores = output["scores"][keep].detach().float()
-            step._plain = {"boxes": step.boxes, "labels": step.labels, "scores": step.scores}
-            step.timings_ms["forward"] = (time.perf_counter() - t0) * 1000.0
-            return step
+            return DetectionStep(
+                self,
+                image,
+                None,
+                output["boxes"][keep].detach().float(),
+                output["labels"][keep].detach(),
+                output["scores"][keep].detach().float(),
+                (time.perf_counter() - t0) * 1000.0,
+            )
         with self.layer_errors(image):
             recording = self.adapter.record(image, self.layer, self.method_impl, self._select)
-        step = DetectionStep(self, image, recording)
-        step.timings_ms["forward"] = recording.forward_ms
-        return step
+        return DetectionStep(
+            self,
+            image,
+            recording,
+            recording.boxes,
+            recording.labels,
+            recording.scores,
+            recording.forward_ms,
+        )
 
     def __call__(self, image: torch.Tensor) -> ExplainedDetections:
         """Detect and explain every kept detection of ``image`` (3, H, W) in [0, 1]."""

@@ -372,7 +372,6 @@ def get_method(name: str, detectors: bool = True) -> Method:
 
 # Names, for choices and defaults (the registry decides what they hold).
 METHODS = tuple(REGISTRY)
-GRADIENT_METHODS = {name: REGISTRY[name] for name in gradient_method_names()}
 
 
 def normalise(maps: torch.Tensor) -> torch.Tensor:

@@ -183,7 +183,7 @@ class AutogradRecording(Recording):
         t0 = time.perf_counter()
         grad_mode = torch.enable_grad() if needs_graph else torch.no_grad()
         pixels = image.detach().requires_grad_(True) if method.at_input else image
-        names = {} if method.at_input else {layer: needs_graph and not method.at_input}
+        names = {} if method.at_input else {layer: needs_graph}
         no_clone = frozenset({adapter.default_layer})
         with (
             frozen_parameters(adapter.model),
