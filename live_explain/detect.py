@@ -21,8 +21,11 @@ class Detections:
     """Detections of one frame, best score first.
 
     ``boxes`` (K, 4) float32 xyxy in frame pixels, ``labels`` (K,) int64 label ids,
-    ``scores`` (K,) float32, ``names`` the class name of each; ``heatmaps`` (K, H, W) float32
-    in [0, 1] aligned with the frame, or ``None`` when not explained. The real-time engine
+    ``scores`` (K,) float32, ``names`` the class name of each; ``heatmaps`` (K, h, w) float32
+    in [0, 1] over the whole frame, or ``None`` when not explained. The maps are at the
+    frame's size, or (the real-time engine's) smaller: ``frame_size`` (W, H) then says the
+    frame's, and :meth:`map_boxes` gives the boxes in map pixels (see
+    :func:`~live_explain.explain.align.frame_region` for a map at frame pixels). The engine
     adds ``track_ids`` (K,) int64, stable across frames, and ``refreshed`` (K,) bool: whether
     each map was computed on this frame (``False``: a reused explanation: re-formed from its
     kept channel weights, or moved with its box).
@@ -36,9 +39,22 @@ class Detections:
     timings_ms: dict[str, float] = field(default_factory=dict)
     track_ids: np.ndarray | None = None
     refreshed: np.ndarray | None = None
+    frame_size: tuple[int, int] | None = None  # (W, H) when the maps are smaller
 
     def __len__(self) -> int:
         return len(self.scores)
+
+    def map_scale(self) -> tuple[float, float]:
+        """(x, y) map pixels per frame pixel (1, 1 when the maps are at the frame's size)."""
+        if self.heatmaps is None or self.frame_size is None:
+            return 1.0, 1.0
+        height, width = self.heatmaps.shape[-2:]
+        return width / self.frame_size[0], height / self.frame_size[1]
+
+    def map_boxes(self) -> np.ndarray:
+        """The boxes (K, 4) in map pixels."""
+        sx, sy = self.map_scale()
+        return np.asarray(self.boxes, np.float32) * np.float32([sx, sy, sx, sy])
 
 
 PRECISIONS = ("fp32", "bf16")

@@ -36,6 +36,7 @@ import torch
 
 from live_explain.cuda_io import DeviceIO, Readback, frame_tensor_to_input
 from live_explain.detect import Detections, Detector
+from live_explain.explain.align import map_size_within
 from live_explain.explain.reuse import MapCache, RefreshPolicy, SceneCutDetector
 from live_explain.render import RenderStyle, draw_detections, row_of_track
 from live_explain.render_device import blend_heat_tensor
@@ -46,6 +47,11 @@ STYLE_KEYS = {f.name for f in dataclasses.fields(RenderStyle)}
 POLICY_KEYS = {"refresh": "mode", "smooth_alpha": "smooth_alpha"}
 DETECTOR_KEYS = {"method", "layer", "topk", "score_thresh", "classes", "smooth", "precision"}
 QUEUE_SIZE = 2
+# The longer side, in pixels, of the maps the engine forms, keeps and hands out: memory per
+# detection is bounded whatever the frame size (a 1920x1080 frame's maps are 480x270, 0.5 MB
+# each instead of 8 MB); they are upsampled only where drawn. Layer grids are coarser still
+# (stride 4 or more of the detector's input), so nothing of a Grad-CAM map is lost.
+MAP_SIDE = 480
 
 
 @dataclass(frozen=True)
@@ -90,7 +96,7 @@ class _Inferred:
     scores: np.ndarray
     track_ids: np.ndarray
     refreshed: np.ndarray
-    maps: torch.Tensor | None  # (K, H, W) on the compute device (CPU path)
+    maps: torch.Tensor | None  # (K, h, w) on the compute device (CPU path)
     readback: Readback | None  # overlay and maps on their way to the host (CUDA path)
     names: list[str]
     style: RenderStyle
@@ -159,6 +165,7 @@ class Pipeline:
         policy: RefreshPolicy | None = None,
         threaded: bool = True,
         workers: int = 1,
+        map_side: int | None = MAP_SIDE,
     ) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
@@ -169,6 +176,7 @@ class Pipeline:
         self.style = style or RenderStyle()
         self.cache = MapCache(policy or RefreshPolicy())
         self.threaded = threaded
+        self.map_side = map_side  # None: maps at the frame's size
         self.tracker = IoUTracker()
         self.cuts = SceneCutDetector()
         self.io = DeviceIO(detector.device)
@@ -365,7 +373,12 @@ class Pipeline:
             frame_u8 = self.io.upload(frame.image, slot)
             image = frame_tensor_to_input(frame_u8)
             timer.lap("upload")
-            step = detector.explainer.forward(image)
+            height, width = frame.image.shape[:2]
+            map_size = (height, width)
+            if self.map_side is not None:
+                map_size = map_size_within(map_size, self.map_side)
+            scale = (map_size[1] / width, map_size[0] / height)
+            step = detector.explainer.forward(image, map_size)
             timer.lap("detect")
             # The detections' one readback (K boxes, labels, scores): tracking and the plan
             # run on the host.
@@ -401,6 +414,7 @@ class Pipeline:
                     scene_cut,
                     fresh.weights,
                     reformed,
+                    scale,
                 )
                 timer.lap("reuse")
             readback = None
@@ -460,6 +474,7 @@ class Pipeline:
             timings_ms=item.timings_ms,
             track_ids=item.track_ids,
             refreshed=item.refreshed,
+            frame_size=item.frame.size,
         )
         if item.readback is not None:  # heat already blended on the GPU: boxes and text
             base = host["overlay"]

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+import torch
 
 from live_explain.detect import Detections
+from live_explain.explain.align import frame_region
 
 COLORMAPS = {
     "turbo": cv2.COLORMAP_TURBO,
@@ -49,12 +51,20 @@ def heat_layer(detections: Detections, size: tuple[int, int], merged: bool) -> n
     maps = detections.heatmaps
     if maps is None or len(maps) == 0:
         return heat
-    if merged:
-        return maps.max(axis=0)
+    if merged:  # the maximum on the maps' grid, upsampled once
+        return map_region(maps.max(axis=0), size, (0, 0, width, height))
     for index in np.argsort(detections.scores, kind="stable"):  # best drawn last
-        x0, y0, x1, y1 = box_pixels(detections.boxes[index], width, height)
-        heat[y0:y1, x0:x1] = maps[index, y0:y1, x0:x1]
+        x0, y0, x1, y1 = bounds = box_pixels(detections.boxes[index], width, height)
+        heat[y0:y1, x0:x1] = map_region(maps[index], size, bounds)
     return heat
+
+
+def map_region(heatmap: np.ndarray, size: tuple[int, int], bounds) -> np.ndarray:
+    """The frame pixels ``bounds`` (x0, y0, x1, y1) of a map (h, w) over a frame of ``size``
+    (W, H): the map's own pixels when it is at the frame's size, else upsampled."""
+    width, height = size
+    region = frame_region(torch.from_numpy(np.asarray(heatmap)), (height, width), bounds)
+    return region.numpy()
 
 
 def blend_heat(image_bgr: np.ndarray, heat: np.ndarray, colormap: str, alpha: float) -> np.ndarray:
@@ -83,8 +93,8 @@ def blend_boxes(
     height, width = image_bgr.shape[:2]
     canvas = image_bgr.copy()
     for index in np.argsort(detections.scores, kind="stable"):  # best drawn last
-        x0, y0, x1, y1 = box_pixels(detections.boxes[index], width, height)
-        heat = detections.heatmaps[index, y0:y1, x0:x1]
+        x0, y0, x1, y1 = bounds = box_pixels(detections.boxes[index], width, height)
+        heat = map_region(detections.heatmaps[index], (width, height), bounds)
         levels = (heat * 255.0 + 0.5).astype(np.uint8)
         coloured = cv2.applyColorMap(levels, COLORMAPS[colormap])
         original = image_bgr[y0:y1, x0:x1]
@@ -100,7 +110,8 @@ def draw_detections(
     height, width = image_bgr.shape[:2]
     chosen = selected_index(detections, style.selected)
     if detections.heatmaps is not None and chosen is not None:
-        canvas = blend_heat(image_bgr, detections.heatmaps[chosen], style.colormap, style.alpha)
+        heat = map_region(detections.heatmaps[chosen], (width, height), (0, 0, width, height))
+        canvas = blend_heat(image_bgr, heat, style.colormap, style.alpha)
     elif detections.heatmaps is not None and len(detections) and style.merged:
         heat = heat_layer(detections, (width, height), merged=True)
         canvas = blend_heat(image_bgr, heat, style.colormap, style.alpha)

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 import torch
 
+from live_explain.explain.align import frame_region
 from live_explain.render import COLORMAPS, box_pixels
 
 _LUTS: dict[tuple[str, torch.device], torch.Tensor] = {}
@@ -37,7 +38,8 @@ def blend_heat_tensor(
     merged: bool = False,
     selected_row: int | None = None,
 ) -> torch.Tensor:
-    """``image`` (H, W, 3) uint8 BGR with the maps (K, H, W) in [0, 1] blended in.
+    """``image`` (H, W, 3) uint8 BGR with the maps (K, h, w) in [0, 1] over the whole frame
+    (at its size or smaller: upsampled where drawn) blended in.
 
     Per box: each map inside its own box, the better score on top. Merged: the maximum over
     the maps, everywhere. ``selected_row``: that map alone, everywhere. ``boxes`` and
@@ -48,10 +50,11 @@ def blend_heat_tensor(
     if heatmaps is None or len(heatmaps) == 0:
         return image.clone()
     defined = None
+    frame, whole = (height, width), (0, 0, width, height)
     if selected_row is not None:
-        heat = heatmaps[selected_row]
+        heat = frame_region(heatmaps[selected_row], frame, whole)
     elif merged:
-        heat = heatmaps.amax(dim=0)
+        heat = frame_region(heatmaps.amax(dim=0), frame, whole)
     else:
         heat = torch.zeros((height, width), device=image.device, dtype=heatmaps.dtype)
         defined = torch.zeros((height, width), device=image.device, dtype=torch.bool)
@@ -59,7 +62,7 @@ def blend_heat_tensor(
         bounds = [box_pixels(box, width, height) for box in _host(boxes)]
         for index in order:  # best drawn last
             x0, y0, x1, y1 = bounds[index]
-            heat[y0:y1, x0:x1] = heatmaps[index, y0:y1, x0:x1]
+            heat[y0:y1, x0:x1] = frame_region(heatmaps[index], frame, bounds[index])
             defined[y0:y1, x0:x1] = True
     levels = (heat.float() * 255.0 + 0.5).clamp_(0, 255).to(torch.uint8)
     coloured = colormap_lut(colormap, image.device)[levels.long()]

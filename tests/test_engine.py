@@ -320,7 +320,8 @@ def test_threaded_pipeline_gives_the_same_results_as_inline(mobilenet):
     assert refreshed[:4].all()  # the first frame's tracks are new
     assert 0 < refreshed.mean() < 1  # adaptive: some maps were reused
     first = threaded[0].detections
-    assert first.heatmaps.shape == (4, 540, 960)
+    assert first.heatmaps.shape == (4, 270, 480)  # the long side within MAP_SIDE
+    assert first.frame_size == (960, 540)
 
 
 def test_parallel_inference_workers_give_the_inline_results_in_order(mobilenet):
@@ -421,7 +422,7 @@ def test_an_error_in_the_infer_thread_reaches_the_caller(mobilenet):
     class Exploding:
         method_impl = detector.explainer.method_impl
 
-        def forward(self, image):
+        def forward(self, image, map_size=None):
             raise RuntimeError("boom")
 
     detector.explainer = Exploding()

@@ -50,3 +50,46 @@ def to_frame(
     ry = resize_matrix(h, out_h, h0, str(maps.device), dtype)
     rx = resize_matrix(w, out_w, w0, str(maps.device), dtype)
     return torch.matmul(torch.matmul(ry, maps.to(dtype)), rx.T)
+
+
+def frame_region(
+    heatmap: torch.Tensor, frame_size: tuple[int, int], bounds: tuple[int, int, int, int]
+) -> torch.Tensor:
+    """The pixels ``bounds`` (x0, y0, x1, y1; x1, y1 exclusive) of a map (h, w) over the whole
+    frame (H, W), bilinearly upsampled (``align_corners=False``, as :func:`to_frame`): the
+    same values as upsampling the whole map and cutting the region out, for the region's cost.
+    A map already at the frame's size is cut, not resampled."""
+    x0, y0, x1, y1 = bounds
+    h, w = heatmap.shape[-2:]
+    height, width = frame_size
+    if (h, w) == (height, width):
+        return heatmap[..., y0:y1, x0:x1]
+    dtype = torch.float64 if heatmap.dtype == torch.float64 else torch.float32
+    device = str(heatmap.device)
+    ry = resize_matrix(h, height, height, device, dtype)[y0:y1]
+    rx = resize_matrix(w, width, width, device, dtype)[x0:x1]
+    return torch.matmul(torch.matmul(ry, heatmap.to(dtype)), rx.T)
+
+
+def frame_total(heatmap: torch.Tensor, frame_size: tuple[int, int]) -> torch.Tensor:
+    """The sum of a map (h, w) bilinearly upsampled to the frame (H, W), computed on the
+    map's grid: each map pixel weighs by the frame pixels it reaches."""
+    h, w = heatmap.shape[-2:]
+    height, width = frame_size
+    if (h, w) == (height, width):
+        return heatmap.sum(dim=(-2, -1))
+    dtype = torch.float64 if heatmap.dtype == torch.float64 else torch.float32
+    device = str(heatmap.device)
+    ry = resize_matrix(h, height, height, device, dtype).sum(dim=0)
+    rx = resize_matrix(w, width, width, device, dtype).sum(dim=0)
+    return torch.einsum("h,...hw,w->...", ry, heatmap.to(dtype), rx)
+
+
+def map_size_within(frame_size: tuple[int, int], longest: int) -> tuple[int, int]:
+    """(h, w) of maps over a frame (H, W), shrunk (keeping its shape) so that their longer
+    side is at most ``longest``; the frame's own size when it is already within."""
+    height, width = frame_size
+    scale = longest / max(height, width)
+    if scale >= 1.0:
+        return height, width
+    return max(1, round(height * scale)), max(1, round(width * scale))

@@ -20,11 +20,13 @@ resize and padding undone) and scaled to [0, 1] per detection.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from live_explain.errors import UserError
 from live_explain.explain.detection_maps import Geometry, Part, detection_maps, weighted_maps
@@ -103,6 +105,7 @@ class DetectionStep:
         labels: torch.Tensor,
         scores: torch.Tensor,
         forward_ms: float,
+        map_size: tuple[int, int] | None = None,
     ) -> None:
         self.explainer = explainer
         self.method: Method = explainer.method_impl
@@ -111,12 +114,19 @@ class DetectionStep:
         self.boxes, self.labels, self.scores = boxes, labels, scores
         self.timings_ms: dict[str, float] = {"forward": forward_ms}
         self.frame_size = tuple(image.shape[-2:])
+        # (H, W) the maps are formed at: the frame's, or smaller (the real-time engine's).
+        self.map_size = tuple(map_size or self.frame_size)
 
     def __len__(self) -> int:
         return len(self.scores)
 
     def _empty(self) -> torch.Tensor:
-        return self.image.new_zeros((0, *self.frame_size))
+        return self.image.new_zeros((0, *self.map_size))
+
+    @property
+    def geometry(self) -> Geometry:
+        """How the layer's grid lies on the maps (the frame, or :attr:`map_size`)."""
+        return dataclasses.replace(self.recording.geometry, frame=self.map_size)
 
     def explain(self, rows=None, method: str | None = None) -> Explanation:
         """Fresh maps of the kept ``rows`` (indices, best-first order; ``None``: all).
@@ -138,9 +148,8 @@ class DetectionStep:
             if method.at_input:
                 maps = self._saliency(parts, rows)
             else:
-                geometry = self.recording.geometry
                 maps = detection_maps(
-                    method, parts, geometry, len(rows), weights, self.image.device
+                    method, parts, self.geometry, len(rows), weights, self.image.device
                 )
         ms = (time.perf_counter() - t0) * 1000.0
         self.timings_ms["explain"] = self.timings_ms.get("explain", 0.0) + ms
@@ -180,7 +189,10 @@ class DetectionStep:
                 self.recording.labels[rows],
                 smooth,
             )
-        return normalise(saliency / (1 + smooth))
+        saliency = normalise(saliency / (1 + smooth))
+        if self.map_size != self.frame_size:  # area: a pixel map, shrunk without aliasing
+            saliency = F.interpolate(saliency[:, None], self.map_size, mode="area")[:, 0]
+        return saliency
 
     def remap(self, weights: dict[int, torch.Tensor]) -> torch.Tensor:
         """Maps (n, H, W) of channel ``weights`` ``{part: (n, C)}`` on this frame's
@@ -189,7 +201,7 @@ class DetectionStep:
         if not self.method.channel_weights or recording is None or not recording.activations:
             raise ValueError(f"{self.method.name} maps cannot be formed from channel weights")
         activations = {key: acts.detach() for key, acts in recording.activations.items()}
-        return weighted_maps(weights, activations, recording.geometry)
+        return weighted_maps(weights, activations, self.geometry)
 
     def result(self, rows=None) -> ExplainedDetections:
         """The kept detections with the maps of ``rows`` (``None``: all), as one result."""
@@ -263,8 +275,11 @@ class DetectionExplainer:
         )
 
     # -- the two steps --------------------------------------------------------------------
-    def forward(self, image: torch.Tensor) -> DetectionStep:
-        """Run the one forward pass on ``image`` (3, H, W) in [0, 1]."""
+    def forward(
+        self, image: torch.Tensor, map_size: tuple[int, int] | None = None
+    ) -> DetectionStep:
+        """Run the one forward pass on ``image`` (3, H, W) in [0, 1]; the step's maps are
+        (H, W), or ``map_size`` (a smaller (h, w) over the same frame)."""
         if image.ndim != 3 or image.shape[0] != 3:
             raise ValueError(f"image must be (3, H, W), got {tuple(image.shape)}")
         try:  # a detector resizes a thinner frame to a sliver of no pixels
@@ -284,6 +299,7 @@ class DetectionExplainer:
                 output["labels"][keep].detach(),
                 output["scores"][keep].detach().float(),
                 (time.perf_counter() - t0) * 1000.0,
+                map_size,
             )
         with self.layer_errors(image):
             recording = self.adapter.record(image, self.layer, self.method_impl, self._select)
@@ -295,6 +311,7 @@ class DetectionExplainer:
             recording.labels,
             recording.scores,
             recording.forward_ms,
+            map_size,
         )
 
     def __call__(self, image: torch.Tensor) -> ExplainedDetections:

@@ -320,11 +320,15 @@ class MapCache:
         size = max(float(np.hypot(src[2] - src[0], src[3] - src[1])), 1e-6)
         return float(np.abs(np.asarray(dst) - np.asarray(src)).max()) < self.policy.jitter * size
 
-    def _follow(self, heatmap: torch.Tensor, src: np.ndarray, dst: np.ndarray) -> torch.Tensor:
-        """A map moved with its box, unless the box only jittered (then left in place)."""
+    def _follow(
+        self, heatmap: torch.Tensor, src: np.ndarray, dst: np.ndarray, scale=(1.0, 1.0)
+    ) -> torch.Tensor:
+        """A map moved with its box, unless the box only jittered (then left in place);
+        ``scale``: (x, y) map pixels per frame pixel of the boxes."""
         if self._jitters(src, dst):
             return heatmap
-        return warp_map(heatmap, src, dst)
+        to_map = np.float32([scale[0], scale[1], scale[0], scale[1]])
+        return warp_map(heatmap, src * to_map, dst * to_map)
 
     def reform_request(
         self,
@@ -369,6 +373,7 @@ class MapCache:
         boxes: np.ndarray,
         rows,
         reformed: dict[int, torch.Tensor] | None = None,
+        map_scale: tuple[float, float] = (1.0, 1.0),
     ) -> dict[int, tuple[torch.Tensor, bool]]:
         """The kept explanations of ``rows`` on this frame, ``{row: (map, re-formed)}`` (rows of
         tracks never explained are left out): the map formed again from the track's channel
@@ -384,7 +389,7 @@ class MapCache:
                 out[int(row)] = (reformed[int(row)], True)
                 continue
             box = np.asarray(boxes[row], np.float32)
-            out[int(row)] = (self._follow(state.heatmap, state.box, box), False)
+            out[int(row)] = (self._follow(state.heatmap, state.box, box, map_scale), False)
         return out
 
     def _checked_rows(self, track_ids, labels, fresh) -> list[int]:
@@ -423,12 +428,14 @@ class MapCache:
         scene_cut: bool = False,
         fresh_weights: dict[int, torch.Tensor] | None = None,
         reformed: dict[int, torch.Tensor] | None = None,
+        map_scale: tuple[float, float] = (1.0, 1.0),
     ) -> tuple[torch.Tensor, np.ndarray]:
         """The maps to show (K, H, W) float32 (on the maps' device) and whether each was
         refreshed (K,) bool. ``fresh_maps`` (n, H, W) are the maps of ``fresh_rows``, and
         ``fresh_weights`` ``{part: (n, C)}`` their channel weights, kept for reuse by weights;
         ``reformed`` ``{row: map}`` the maps formed from the weights of
-        :meth:`reform_request` on this frame's activations."""
+        :meth:`reform_request` on this frame's activations. The maps may be smaller than the
+        frame: ``map_scale`` is (x, y) map pixels per frame pixel of the boxes."""
         count = len(track_ids)
         shown = fresh_maps.new_zeros((count, *fresh_maps.shape[-2:]))
         refreshed = np.zeros(count, bool)
@@ -436,7 +443,7 @@ class MapCache:
         kept_rows = [r for r in range(count) if r not in fresh]
         checked = [] if scene_cut else self._checked_rows(track_ids, labels, fresh)
         looks = [] if scene_cut else self._look_rows(track_ids, fresh, frame)
-        formed = self.reused(track_ids, boxes, kept_rows + checked, reformed)
+        formed = self.reused(track_ids, boxes, kept_rows + checked, reformed, map_scale)
         kept = {row: formed[row] for row in kept_rows if row in formed}
         # Reuse's map against the fresh one (windows), the last shown against the fresh one
         # (smoothing resets): one batched correlation, one host round trip per frame.
@@ -488,7 +495,7 @@ class MapCache:
                 if refreshed[row] or reformed:  # on this frame's activations, like the last
                     previous = None if row in new_look else state.shown
                 else:  # the last map moved with the box: move the last shown one alike
-                    previous = self._follow(state.shown, state.shown_box, box)
+                    previous = self._follow(state.shown, state.shown_box, box, map_scale)
             out = current if previous is None else alpha * current + (1.0 - alpha) * previous
             shown[row] = out
             anchor = box  # the box the shown map is aligned with

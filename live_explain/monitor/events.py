@@ -174,6 +174,7 @@ class EventDetector:
         limits = self.thresholds
         events: list[Event] = []
         seen: set[int] = set()
+        map_boxes = detections.map_boxes()  # the maps may be smaller than the frame
         for row, track_id in enumerate(int(t) for t in detections.track_ids):
             if track_id in seen:
                 continue  # a tracker gives each id once per frame; ignore a repeat
@@ -181,7 +182,7 @@ class EventDetector:
             name, score = detections.names[row], float(detections.scores[row])
             snapshot = None
             if detections.heatmaps is not None and not signals.detections[row].empty:
-                snapshot = map_snapshot(detections.heatmaps[row], detections.boxes[row])
+                snapshot = map_snapshot(detections.heatmaps[row], map_boxes[row])
             track = self._tracks.get(track_id)
             missing = frame - track.last_frame - 1 if track else 0
             if track is None or missing > limits.dropout_gap:
