@@ -15,9 +15,9 @@ import sys
 
 import torch
 
-from live_explain.detect import Detector, frame_to_tensor
-from live_explain.models import load_model
-from live_explain.sources import open_source
+from live_explain.io.sources import open_source
+from live_explain.model.detector import Detector, frame_to_tensor
+from live_explain.model.loading import load_model
 
 WARMUP = 5
 METHODS = ("gradcam", "gradcam++", "hirescam")

@@ -13,7 +13,7 @@ import sys
 
 import cv2
 
-from live_explain.sinks import H264Writer
+from live_explain.sinks.video import H264Writer
 
 src, dst = sys.argv[1], sys.argv[2]
 cap = cv2.VideoCapture(src)

@@ -21,7 +21,7 @@ from pathlib import Path
 import cv2
 
 CLIP = Path(__file__).resolve().parents[2] / "shared" / "media" / "solidWhiteRight.mp4"
-CLI = "import sys; from live_explain.cli import main; sys.exit(main())"
+CLI = "import sys; from live_explain.cli.main import main; sys.exit(main())"
 MODEL = ["--model", "fasterrcnn_mobilenet_v3_large_320_fpn", "--weights", "none"]
 
 

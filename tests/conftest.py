@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from live_explain.cli import main
+from live_explain.cli.main import main
 
 REPO = Path(__file__).resolve().parents[1]
 MEDIA = REPO.parent / "shared" / "media"

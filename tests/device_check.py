@@ -68,8 +68,9 @@ on the CPU with :class:`GpuPathIO` as its ``DeviceIO``. torchvision's own CPU br
 
 Threads: a torch function mode is per thread. ``threads=True`` (the default) installs the
 same mode in every ``threading.Thread`` started inside the check (``Thread.run`` is wrapped
-while the check is open), so a threaded :class:`~live_explain.engine.Pipeline` is checked in
-its infer and render threads. Records then carry the thread's name; frame indices come from
+while the check is open), so a threaded
+:class:`~live_explain.realtime.pipeline.Pipeline` is checked in its infer and render threads.
+Records then carry the thread's name; frame indices come from
 :meth:`next_frame` (called by the test) or from each ``DeviceIO.upload`` (one per frame in
 the engine), so with threads a record may count toward a neighbouring frame; per-site counts
 over a run (:meth:`sites`) are exact.
@@ -105,7 +106,7 @@ import torchvision
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from live_explain.cuda_io import DeviceIO, Readback
+from live_explain.realtime.device_io import DeviceIO, Readback
 
 COMPUTE = torch.device("cpu", 0)
 """The compute device of a checked run: the CPU, spelled so that it is not the host."""
@@ -562,7 +563,7 @@ class DeviceCheck:
     def _device_io_upload(self) -> Iterator[None]:
         """``DeviceIO.upload`` on the CPU is ``torch.from_numpy`` with no ``.to()``: count its
         result as an upload (and as the start of a frame)."""
-        from live_explain import cuda_io
+        from live_explain.realtime import device_io as cuda_io
 
         plain = cuda_io.DeviceIO.upload
 
@@ -582,7 +583,7 @@ class DeviceCheck:
         has one: ``warp_map`` warps a CPU map with OpenCV (through NumPy and back, a host
         round trip that a GPU map never makes) and a GPU map with ``grid_sample``; checked,
         every map takes ``grid_sample``."""
-        from live_explain.explain import reuse
+        from live_explain.realtime import reuse
 
         plain = getattr(reuse, "warp_opencv", None)
         gpu = getattr(reuse, "warp_grid_sample", None)
@@ -612,7 +613,7 @@ class DeviceCheck:
 
 
 class GpuPathIO(DeviceIO):
-    """A :class:`~live_explain.cuda_io.DeviceIO` that lets its users take their CUDA
+    """A :class:`~live_explain.realtime.device_io.DeviceIO` that lets its users take their CUDA
     branches on the CPU: ``cuda`` is true (the engine then colours and blends the maps on the
     device and reads the overlay and maps back once), with no streams or pinned memory. Its
     readback is recorded where it is queued (``DeviceIO.readback``; on CUDA the host waits
@@ -640,9 +641,9 @@ class GpuPathIO(DeviceIO):
 
 @contextlib.contextmanager
 def compute_device_for_cli() -> Iterator[None]:
-    """``--device cpu`` in :func:`live_explain.cli.main` runs on :data:`COMPUTE` (``cpu:0``):
-    the CLI resolves its device with ``live_explain.detect.resolve_device``."""
-    from live_explain import detect
+    """``--device cpu`` in :func:`live_explain.cli.main.main` runs on :data:`COMPUTE` (``cpu:0``):
+    the CLI resolves its device with ``live_explain.model.detector.resolve_device``."""
+    from live_explain.model import detector as detect
 
     plain = detect.resolve_device
 

@@ -118,7 +118,7 @@ def assert_maps_agree(
     detection may go unpaired only where its score comes within ``score_atol`` of the lowest
     that ``other`` kept (``other`` may have ranked it just below its top-k). The reference must
     pass ``assert_rows_differ`` (``maps_per_detection`` as there). Takes
-    :class:`~live_explain.detect.Detections` (NumPy) or ``ExplainedDetections`` (tensors);
+    :class:`~live_explain.model.detector.Detections` (NumPy) or ``ExplainedDetections`` (tensors);
     returns the pairs (reference row, other row)."""
     from torchvision.ops import box_iou
 

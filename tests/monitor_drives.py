@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
-from live_explain.detect import Detections
-from live_explain.engine import FrameResult
+from live_explain.io.sources import Frame
+from live_explain.model.detector import Detections
 from live_explain.monitor.events import Thresholds
 from live_explain.monitor.sink import DriveInfo, DriveMonitorSink
-from live_explain.sources import Frame
+from live_explain.realtime.pipeline import FrameResult
 from live_explain.synthetic import DrivingScene
 from live_explain.synthetic.scene.constants import LABELS
 

@@ -1,6 +1,6 @@
 """This process's memory, for tests that bound what a run of theirs may grow by (Linux)."""
 
-from live_explain.bench import peak_rss_mb
+from live_explain.realtime.bench import peak_rss_mb
 
 
 def reset_peak_rss() -> bool:

@@ -19,8 +19,8 @@ from conftest import make_image
 from live_explain.errors import UserError
 from live_explain.explain.detection import DetectionExplainer
 from live_explain.explain.family.base import AutogradRecording
-from live_explain.models import load_model
-from live_explain.sources import UnsupportedImage, to_bgr_uint8
+from live_explain.io.sources import UnsupportedImage, to_bgr_uint8
+from live_explain.model.loading import load_model
 
 DEMO = ("--model", "demo", "--weights", "demo")
 ERROR = "live-explain: error: "
@@ -261,7 +261,7 @@ def drive_log(tmp_path_factory) -> list[str]:
     import contextlib
     import io
 
-    from live_explain.cli import main
+    from live_explain.cli.main import main
 
     folder = tmp_path_factory.mktemp("log")
     args = ["export", "synthetic", "-o", folder / "x.mp4", "--log", folder / "x.jsonl"]

@@ -6,7 +6,7 @@ import torch
 from torchvision.ops import MultiScaleRoIAlign
 
 from live_explain.errors import UserError
-from live_explain.models import demo_weights_file, load_model
+from live_explain.model.loading import demo_weights_file, load_model
 from live_explain.synthetic.demo_model import DEMO_CATEGORIES, INPUT_SIZE, build_demo_detector
 from live_explain.synthetic.train import EVAL_SEEDS, TRAIN_SEEDS, save_weights, to_training_pair
 

@@ -17,14 +17,15 @@ from conftest import CLIP
 from device_check import COMPUTE, DeviceCheck, GpuPathIO, compute_device_for_cli, is_tagged
 from torch import nn
 
-from live_explain import engine, render_device
-from live_explain.bench import measure_reuse
-from live_explain.detect import Detector
-from live_explain.engine import Pipeline
-from live_explain.explain.reuse import RefreshPolicy
-from live_explain.models import load_model
-from live_explain.render_device import blend_heat_tensor
-from live_explain.sources import open_source
+from live_explain.io.sources import open_source
+from live_explain.model.detector import Detector
+from live_explain.model.loading import load_model
+from live_explain.realtime import pipeline as engine
+from live_explain.realtime.bench import measure_reuse
+from live_explain.realtime.pipeline import Pipeline
+from live_explain.realtime.reuse import RefreshPolicy
+from live_explain.render import device as render_device
+from live_explain.render.device import blend_heat_tensor
 
 THIS = "tests/test_device_consistency.py"
 # The demo detector (trained, bundled) finds a car on the real clip from its first frames

@@ -8,11 +8,13 @@ import torch
 from conftest import CLIP, MEDIA
 from distinct_rows import assert_maps_agree
 
-from live_explain.detect import Detector, frame_to_tensor
-from live_explain.engine import Pipeline
 from live_explain.errors import UserError
 from live_explain.explain import DetectionExplainer
-from live_explain.explain.reuse import (
+from live_explain.io.sources import Frame, VideoFileSource
+from live_explain.model.detector import Detector, frame_to_tensor
+from live_explain.model.loading import load_model
+from live_explain.realtime.pipeline import Pipeline
+from live_explain.realtime.reuse import (
     MapCache,
     RefreshPolicy,
     SceneCutDetector,
@@ -24,11 +26,9 @@ from live_explain.explain.reuse import (
     warp_map,
     warp_opencv,
 )
-from live_explain.models import load_model
-from live_explain.render import blend_heat, heat_layer
-from live_explain.render_device import blend_heat_tensor
-from live_explain.sources import Frame, VideoFileSource
-from live_explain.tracking import IoUTracker, box_iou
+from live_explain.realtime.tracking import IoUTracker, box_iou
+from live_explain.render.device import blend_heat_tensor
+from live_explain.render.overlay import blend_heat, heat_layer
 
 
 @pytest.fixture(scope="module")
@@ -244,7 +244,7 @@ def test_scene_cut_detector():
 
 @pytest.mark.parametrize("mode", ["per-box", "merged", "selected"])
 def test_tensor_blending_matches_the_opencv_path(mode):
-    from live_explain.detect import Detections
+    from live_explain.model.detector import Detections
 
     rng = np.random.default_rng(2)
     image = rng.integers(0, 256, (90, 160, 3), dtype=np.uint8)
@@ -491,8 +491,8 @@ def test_bench_reports_the_end_to_end_figures(cli):
 
 
 def test_box_local_blending_equals_the_full_frame_path():
-    from live_explain.detect import Detections
-    from live_explain.render import blend_boxes
+    from live_explain.model.detector import Detections
+    from live_explain.render.overlay import blend_boxes
 
     rng = np.random.default_rng(3)
     image = rng.integers(0, 256, (90, 160, 3), dtype=np.uint8)

@@ -23,12 +23,12 @@ import torch
 from test_engine import MEDIA
 from torchvision.models import detection as tv_detection
 
-from live_explain.detect import frame_to_tensor
 from live_explain.errors import UserError
 from live_explain.explain import DetectionExplainer
 from live_explain.explain.hooks import tensors_of
 from live_explain.explain.methods import gradient_method_names
-from live_explain.models import load_model
+from live_explain.model.detector import frame_to_tensor
+from live_explain.model.loading import load_model
 
 # What a refusal may say (the explainer's designed reasons).
 REASONS = (

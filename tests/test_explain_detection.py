@@ -10,7 +10,6 @@ import torch
 from conftest import MEDIA
 from distinct_rows import assert_rows_differ, unit_scale_weights
 
-from live_explain.detect import frame_to_tensor
 from live_explain.errors import UserError
 from live_explain.explain import DetectionExplainer, explain_detections, naive_detection_maps
 from live_explain.explain.family.faster_rcnn import (
@@ -19,7 +18,8 @@ from live_explain.explain.family.faster_rcnn import (
 )
 from live_explain.explain.hooks import capture_layers
 from live_explain.explain.selection import select_detections
-from live_explain.models import load_model
+from live_explain.model.detector import frame_to_tensor
+from live_explain.model.loading import load_model
 
 # Every family, at a small input size so that the reference (one backward per detection)
 # stays affordable; the code paths are those of full-size inputs.

@@ -17,7 +17,7 @@ from live_explain.explain.roi_grad import (
     roi_align_window_grad,
     window_rows_cols,
 )
-from live_explain.models import load_model
+from live_explain.model.loading import load_model
 
 
 def all_hooks(model: nn.Module) -> int:

@@ -7,8 +7,8 @@ import numpy as np
 import torch
 
 from live_explain.explain.align import to_frame
-from live_explain.metrics import energy_in_box
-from live_explain.models import load_model
+from live_explain.model.loading import load_model
+from live_explain.monitor.metrics import energy_in_box
 from live_explain.synthetic import DrivingScene
 from live_explain.synthetic.demo_model import INPUT_SIZE, build_demo_detector
 from live_explain.synthetic.explanation_loss import gradcam_outside_share, upsampled_cover

@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from live_explain.frame_buffer import BufferClosed, FrameBuffer
+from live_explain.io.frame_buffer import BufferClosed, FrameBuffer
 
 
 def test_latest_drops_oldest_and_counts():

@@ -14,9 +14,9 @@ import torch
 from conftest import MEDIA, REPO
 from distinct_rows import assert_maps_agree
 
-from live_explain.detect import frame_to_tensor
 from live_explain.explain import explain_detections
-from live_explain.models import load_model
+from live_explain.model.detector import frame_to_tensor
+from live_explain.model.loading import load_model
 
 pytestmark = pytest.mark.gpu
 
@@ -85,7 +85,7 @@ def test_gpu_bench_reports_memory(cli, clip):
 
 
 def test_device_io_round_trip_through_pinned_buffers():
-    from live_explain.cuda_io import DeviceIO
+    from live_explain.realtime.device_io import DeviceIO
 
     io = DeviceIO(torch.device("cuda"), slots=2)
     rng = np.random.default_rng(0)
@@ -107,10 +107,10 @@ def test_cuda_pipeline_matches_the_cpu_pipeline(precision):
     against the fp32 CPU pipeline, on the demo's sample drive: the same detections, and each
     map correlates with its CPU map (0.98 or more). Maps refresh every frame so that both
     runs show fresh maps, not reuse decisions that a small difference may flip."""
-    from live_explain.detect import Detector
-    from live_explain.engine import Pipeline
-    from live_explain.explain.reuse import RefreshPolicy
-    from live_explain.sources import VideoFileSource
+    from live_explain.io.sources import VideoFileSource
+    from live_explain.model.detector import Detector
+    from live_explain.realtime.pipeline import Pipeline
+    from live_explain.realtime.reuse import RefreshPolicy
 
     results = {}
     for device in ("cpu", "cuda"):

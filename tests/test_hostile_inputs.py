@@ -26,7 +26,7 @@ import cv2
 import pytest
 from conftest import MEDIA, make_video, video_info
 
-from live_explain.cli import main
+from live_explain.cli.main import main
 
 DEMO = ("--model", "demo", "--weights", "demo")
 
@@ -387,7 +387,7 @@ def test_second_export_to_the_same_output_is_refused(workspace, capsys):
 
 def test_output_written_by_another_program_meanwhile_is_left_alone(workspace):
     from live_explain.errors import UserError
-    from live_explain.output_files import OutputFile
+    from live_explain.sinks.output_files import OutputFile
 
     output = OutputFile(workspace / "o.mp4")
     output.partial.write_bytes(b"ours")

@@ -12,12 +12,12 @@ import torch
 from process_memory import current_rss_mb, peak_since_reset_mb, reset_peak_rss
 from torch.nn import functional as F
 
-from live_explain.detect import Detector
-from live_explain.engine import MAP_SIDE, Pipeline
 from live_explain.explain.align import frame_region, map_size_within
-from live_explain.models import load_model
+from live_explain.io.sources import Frame
+from live_explain.model.detector import Detector
+from live_explain.model.loading import load_model
 from live_explain.monitor.signals import frame_signals
-from live_explain.sources import Frame
+from live_explain.realtime.pipeline import MAP_SIDE, Pipeline
 from live_explain.synthetic import DrivingScene
 
 

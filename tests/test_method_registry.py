@@ -9,7 +9,7 @@ import pytest
 import torch
 from test_reuse_weights import demo_frames
 
-from live_explain.cli import build_parser
+from live_explain.cli.main import build_parser
 from live_explain.explain import DetectionExplainer, naive_detection_maps
 from live_explain.explain.methods import (
     REGISTRY,
@@ -21,7 +21,7 @@ from live_explain.explain.methods import (
     register,
 )
 from live_explain.explain.roi_grad import window_rows_cols
-from live_explain.models import load_model
+from live_explain.model.loading import load_model
 
 
 @pytest.fixture(scope="module")

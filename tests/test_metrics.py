@@ -3,7 +3,12 @@
 import numpy as np
 import pytest
 
-from live_explain.metrics import DetectionEvaluator, average_precision, box_iou, energy_in_box
+from live_explain.monitor.metrics import (
+    DetectionEvaluator,
+    average_precision,
+    box_iou,
+    energy_in_box,
+)
 
 
 def test_box_iou():

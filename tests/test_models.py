@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from live_explain.errors import UserError
-from live_explain.models import load_model, weights_file
+from live_explain.model.loading import load_model, weights_file
 
 NAME = "fasterrcnn_mobilenet_v3_large_320_fpn"
 
@@ -87,7 +87,7 @@ def test_auto_uses_weights_in_torch_cache(tmp_path, monkeypatch):
 def test_auto_without_coco_or_demo_weights_falls_back_to_random(tmp_path, monkeypatch, caplog):
     import logging
 
-    from live_explain import models
+    from live_explain.model import loading as models
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     monkeypatch.setattr(models, "_reachable", lambda url: False)  # offline, for sure
@@ -101,7 +101,7 @@ def test_auto_without_coco_or_demo_weights_falls_back_to_random(tmp_path, monkey
 def test_auto_falls_back_to_the_bundled_demo(tmp_path, monkeypatch, caplog):
     import logging
 
-    from live_explain import models
+    from live_explain.model import loading as models
     from live_explain.synthetic.demo_model import build_demo_detector
     from live_explain.synthetic.train import save_weights
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from monitor_drives import write_truth_drive
 
-from live_explain.cli import main
+from live_explain.cli.main import main
 from live_explain.monitor.runlog import read_log
 
 CHROMIUM = Path("/usr/bin/chromium")

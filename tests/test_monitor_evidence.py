@@ -12,12 +12,12 @@ import dataclasses
 import numpy as np
 import pytest
 
-from live_explain.detect import Detections, Detector
-from live_explain.engine import FrameResult
-from live_explain.metrics import box_iou
-from live_explain.models import load_model
+from live_explain.io.sources import Frame
+from live_explain.model.detector import Detections, Detector
+from live_explain.model.loading import load_model
 from live_explain.monitor.frame_monitor import FrameMonitor
-from live_explain.sources import Frame
+from live_explain.monitor.metrics import box_iou
+from live_explain.realtime.pipeline import FrameResult
 from live_explain.synthetic import DrivingScene
 
 FRAMES = 5

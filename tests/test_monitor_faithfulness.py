@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from live_explain.detect import Detector, frame_to_tensor
 from live_explain.explain.detection import DetectionExplainer
-from live_explain.models import load_model
+from live_explain.model.detector import Detector, frame_to_tensor
+from live_explain.model.loading import load_model
 from live_explain.monitor.faithfulness import (
     area_under,
     blurred,

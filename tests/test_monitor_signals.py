@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from live_explain.detect import Detections
+from live_explain.model.detector import Detections
 from live_explain.monitor.buckets import depth_region, horizontal_region, lighting_bucket
 from live_explain.monitor.events import EventDetector, Thresholds
 from live_explain.monitor.signals import detection_signals, frame_signals

@@ -5,11 +5,11 @@ import gc
 import pytest
 from process_memory import current_rss_mb, peak_since_reset_mb, reset_peak_rss
 
-from live_explain.bench import peak_rss_mb
-from live_explain.detect import Detector
-from live_explain.engine import Pipeline
-from live_explain.models import load_model
-from live_explain.sources import SyntheticSource
+from live_explain.io.sources import SyntheticSource
+from live_explain.model.detector import Detector
+from live_explain.model.loading import load_model
+from live_explain.realtime.bench import peak_rss_mb
+from live_explain.realtime.pipeline import Pipeline
 
 FRAMES = 5000
 

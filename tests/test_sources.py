@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from conftest import CLIP_FRAMES, make_image, make_video
 
-from live_explain import sources
 from live_explain.errors import SourceError
-from live_explain.sources import (
+from live_explain.io import sources
+from live_explain.io.sources import (
     FrameSource,
     ReadFailure,
     SourceState,

@@ -11,8 +11,8 @@ import pytest
 from conftest import CLIP_FRAMES, make_image, make_video, video_info
 
 from live_explain.errors import SourceError
-from live_explain.recorder import FeedRecorder
-from live_explain.replay import FolderReplay, VideoReplay, open_replay
+from live_explain.io.replay import FolderReplay, VideoReplay, open_replay
+from live_explain.sinks.recorder import FeedRecorder
 
 
 def sequential_frames(path, count: int) -> list[np.ndarray]:

@@ -22,7 +22,15 @@ def test_screenshot_command_saves_the_whole_window_with_the_video(tmp_path):
     env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "config")}  # no remembered settings
     env.pop("QT_QPA_PLATFORM", None)  # the real X server, not offscreen
     # The README's command; random weights keep it independent of the demo's training.
-    command = [sys.executable, "-m", "live_explain.cli", "watch", str(SAMPLE), "--model", "demo"]
+    command = [
+        sys.executable,
+        "-m",
+        "live_explain.cli",
+        "watch",
+        str(SAMPLE),
+        "--model",
+        "demo",
+    ]
     command += ["--weights", "none", "--score-thresh", "0", "--topk", "5"]
     command += ["--screenshot", str(out), "--exit-after-frames", "30"]
     done = subprocess.run(

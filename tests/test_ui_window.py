@@ -16,7 +16,7 @@ prepare_qt_environment()  # before pytest-qt makes the QApplication
 
 from PyQt6.QtCore import QElapsedTimer, QPoint, Qt, QTimer  # noqa: E402
 
-from live_explain.render import RenderStyle, draw_detections  # noqa: E402
+from live_explain.render.overlay import RenderStyle, draw_detections  # noqa: E402
 from live_explain.ui.frame_update import FrameUpdate  # noqa: E402
 from live_explain.ui.loaded_model import load_detector_model  # noqa: E402
 from live_explain.ui.main_window import MainWindow  # noqa: E402
@@ -425,7 +425,7 @@ def test_event_strip_marks_events_and_a_click_jumps_to_the_frame(qtbot, window, 
 def test_watch_refresh_options_reach_the_apps_pipeline(demo_model):
     """``watch --smooth-alpha/--explain-budget`` set the app's map refresh policy; a bad one
     is a clear error before any window opens."""
-    from live_explain.cli import build_parser
+    from live_explain.cli.main import build_parser
     from live_explain.errors import UserError
     from live_explain.ui.app import overrides_from_args
     from live_explain.ui.loaded_model import make_pipeline

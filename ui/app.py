@@ -19,8 +19,8 @@ from PyQt6.QtCore import QTimer
 from PyQt6.QtWidgets import QApplication
 
 from live_explain.errors import UserError
-from live_explain.output_files import write_atomic
-from live_explain.sources import SourceState, open_source
+from live_explain.io.sources import SourceState, open_source
+from live_explain.sinks.output_files import write_atomic
 from live_explain.ui.loaded_model import refresh_policy
 from live_explain.ui.main_window import MainWindow
 from live_explain.ui.notices import LogBridge

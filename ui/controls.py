@@ -28,8 +28,8 @@ from PyQt6.QtWidgets import (
 )
 
 from live_explain.explain.methods import REGISTRY, method_names
-from live_explain.model_names import DEMO_MODEL, DETECTORS, DRIVING_CLASSES
-from live_explain.render import COLORMAPS
+from live_explain.model.names import DEMO_MODEL, DETECTORS, DRIVING_CLASSES
+from live_explain.render.overlay import COLORMAPS
 from live_explain.ui.loaded_model import LoadedModel
 from live_explain.ui.settings import REFRESH_POLICIES, ExplainSettings
 

@@ -1,7 +1,7 @@
 """The engine's thread: it owns the source, the Detector and the Pipeline, and emits one
 immutable :class:`FrameUpdate` per frame; the GUI thread only paints them.
 
-Files and folders are *replayed*: a :class:`~live_explain.replay.ReplayReader` gives frames
+Files and folders are *replayed*: a :class:`~live_explain.io.replay.ReplayReader` gives frames
 by index and ``Pipeline.process`` explains each one, so play, pause, step, seek, speed and
 loop are exact and every frame is shown (lossless). Cameras, URLs and the synthetic scene
 are *live*: ``Pipeline.run`` reads them through their producer thread (latest-frame policy).
@@ -28,13 +28,13 @@ from pathlib import Path
 
 from PyQt6.QtCore import QThread, pyqtSignal
 
-from live_explain.engine import FrameResult, Pipeline
 from live_explain.errors import UserError
 from live_explain.explain.methods import get_method
+from live_explain.io.replay import ReplayReader, open_replay
+from live_explain.io.sources import FrameSource, SourceState, open_source
 from live_explain.monitor.frame_monitor import FrameMonitor
-from live_explain.recorder import FeedRecorder
-from live_explain.replay import ReplayReader, open_replay
-from live_explain.sources import FrameSource, SourceState, open_source
+from live_explain.realtime.pipeline import FrameResult, Pipeline
+from live_explain.sinks.recorder import FeedRecorder
 from live_explain.ui.frame_update import (
     FrameUpdate,
     SourceInfo,

@@ -1,8 +1,8 @@
 """Export: the annotated H.264 video of the current file or folder, made in the background
 with the current explanation settings while the window stays usable.
 
-The job runs the same :class:`~live_explain.engine.Pipeline` and
-:class:`~live_explain.sinks.H264Writer` as ``live-explain export``, on its own copy of the
+The job runs the same :class:`~live_explain.realtime.pipeline.Pipeline` and
+:class:`~live_explain.sinks.video.H264Writer` as ``live-explain export``, on its own copy of the
 model. Cancel stops it after the frame in flight and removes the partial file.
 """
 
@@ -28,8 +28,8 @@ from PyQt6.QtWidgets import (
 )
 
 from live_explain.errors import UserError
-from live_explain.sinks import H264Writer, check_output_path
-from live_explain.sources import VideoFileSource, open_source
+from live_explain.io.sources import VideoFileSource, open_source
+from live_explain.sinks.video import H264Writer, check_output_path
 from live_explain.ui.loaded_model import LoadedModel, make_pipeline
 from live_explain.ui.settings import ExplainSettings
 

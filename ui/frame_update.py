@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from live_explain.detect import Detections
-from live_explain.engine import FrameResult
-from live_explain.sources import SourceState
+from live_explain.io.sources import SourceState
+from live_explain.model.detector import Detections
+from live_explain.realtime.pipeline import FrameResult
 
 
 @dataclass(frozen=True)

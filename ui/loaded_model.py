@@ -12,15 +12,15 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from live_explain.detect import Detector, resolve_device
-from live_explain.engine import Pipeline
 from live_explain.errors import UserError
 from live_explain.explain.layers import default_layer
 from live_explain.explain.methods import get_method
-from live_explain.explain.reuse import RefreshPolicy
-from live_explain.models import is_detector, load_model
-from live_explain.render import RenderStyle
-from live_explain.sources import FrameSource
+from live_explain.io.sources import FrameSource
+from live_explain.model.detector import Detector, resolve_device
+from live_explain.model.loading import is_detector, load_model
+from live_explain.realtime.pipeline import Pipeline
+from live_explain.realtime.reuse import RefreshPolicy
+from live_explain.render.overlay import RenderStyle
 from live_explain.ui.settings import ExplainSettings
 
 
@@ -52,7 +52,7 @@ class LoadedModel:
 
 
 def load_detector_model(name: str, weights: str) -> LoadedModel:
-    """Load ``name`` with ``weights`` (see :func:`live_explain.models.load_model`)."""
+    """Load ``name`` with ``weights`` (see :func:`live_explain.model.loading.load_model`)."""
     if not is_detector(name):
         raise UserError(f"{name} is not a detector")
     model = load_model(name, weights=weights)

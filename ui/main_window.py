@@ -29,10 +29,10 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from live_explain.cli import RECORDINGS_DIR, default_recording_path
-from live_explain.detect import resolve_device
+from live_explain.cli.main import RECORDINGS_DIR, default_recording_path
 from live_explain.errors import UserError
-from live_explain.sources import IMAGE_SUFFIXES, SourceState
+from live_explain.io.sources import IMAGE_SUFFIXES, SourceState
+from live_explain.model.detector import resolve_device
 from live_explain.ui.camera_menu import CameraMenu
 from live_explain.ui.controls import ExplanationControls
 from live_explain.ui.detections_panel import DetectionsPanel

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from PyQt6.QtCore import QByteArray, QSettings
 
-from live_explain.explain.reuse import REFRESH_MODES
-from live_explain.model_names import DEFAULT_DETECTOR, DRIVING_CLASSES
+from live_explain.model.names import DEFAULT_DETECTOR, DRIVING_CLASSES
+from live_explain.realtime.reuse import REFRESH_MODES
 
 RECENT_LIMIT = 8
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0)

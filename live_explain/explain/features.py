@@ -35,7 +35,7 @@ class LayerView:
 def capture_layer(model: nn.Module, image_bgr: np.ndarray, layer: str) -> LayerView:
     """Run ``model`` (a torchvision detector or classifier) on one BGR frame and keep
     ``layer``'s output."""
-    from live_explain.detect import frame_to_tensor
+    from live_explain.model.detector import frame_to_tensor
 
     device = next(model.parameters()).device
     image = frame_to_tensor(image_bgr, device)

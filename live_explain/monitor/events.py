@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from live_explain.detect import Detections
+from live_explain.model.detector import Detections
 from live_explain.monitor.signals import FrameSignals
 
 EVENT_KINDS = (

@@ -28,9 +28,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from live_explain.detect import Detector, frame_to_tensor
 from live_explain.explain.methods import map_method_names
-from live_explain.metrics import box_iou
+from live_explain.model.detector import Detector, frame_to_tensor
+from live_explain.monitor.metrics import box_iou
 from live_explain.monitor.runlog import FaithfulnessRecord
 
 DEFAULT_STEPS = 10

@@ -1,4 +1,4 @@
-"""Signals and events for each :class:`~live_explain.engine.FrameResult`, in frame order.
+"""Signals and events for each :class:`~live_explain.realtime.pipeline.FrameResult`, in frame order.
 
 The one entry point the front ends need (the export sink, the desktop app's detections panel
 and its event timeline)::
@@ -22,7 +22,7 @@ from live_explain.monitor.events import Event, EventDetector, Thresholds
 from live_explain.monitor.signals import FrameSignals, frame_signals
 
 if TYPE_CHECKING:
-    from live_explain.engine import FrameResult
+    from live_explain.realtime.pipeline import FrameResult
 
 
 @dataclass(frozen=True)

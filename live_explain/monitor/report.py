@@ -22,7 +22,7 @@ from live_explain.monitor.flagged import FlaggedFrames, Thumbnail, cut_from_vide
 from live_explain.monitor.runlog import DriveLog, FaithfulnessRecord
 from live_explain.monitor.stats import GroupStats, by_class, grouped, total_events, track_stats
 from live_explain.monitor.timeline_svg import KIND_COLOURS, timeline_svg
-from live_explain.output_files import write_text_atomic
+from live_explain.sinks.output_files import write_text_atomic
 
 WORST_TRACKS = 10
 SHORT_KIND = {

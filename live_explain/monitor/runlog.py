@@ -41,7 +41,7 @@ from typing import Any
 
 from live_explain.errors import UserError
 from live_explain.monitor.events import Event
-from live_explain.output_files import OutputFile
+from live_explain.sinks.output_files import OutputFile
 
 SCHEMA_VERSION = 1
 
@@ -202,7 +202,7 @@ def header_json(header: DriveHeader) -> dict:
 
 class RunLogWriter:
     """Writes a drive log line by line to a partial file of its own
-    (``NAME.partial-XXXXXXXX.jsonl``, see :mod:`live_explain.output_files`); :meth:`close`
+    (``NAME.partial-XXXXXXXX.jsonl``, see :mod:`live_explain.sinks.output_files`); :meth:`close`
     moves it to ``path``.
 
     Every line is flushed as it is written, so a crash loses at most the line in progress.

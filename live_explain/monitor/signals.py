@@ -24,10 +24,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from live_explain.detect import Detections
 from live_explain.explain.align import frame_region, frame_total
-from live_explain.metrics import box_bounds
-from live_explain.render import map_region
+from live_explain.model.detector import Detections
+from live_explain.monitor.metrics import box_bounds
+from live_explain.render.overlay import map_region
 
 # A map whose maximum is at or below this is treated as all zero (maps are scaled to [0, 1]).
 EMPTY_MAP_MAX = 1e-6

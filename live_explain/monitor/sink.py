@@ -42,11 +42,11 @@ from live_explain.monitor.runlog import (
     RunLogWriter,
     read_log,
 )
-from live_explain.output_files import OutputFile
+from live_explain.sinks.output_files import OutputFile
 
 if TYPE_CHECKING:
-    from live_explain.engine import FrameResult
     from live_explain.monitor.events import Thresholds
+    from live_explain.realtime.pipeline import FrameResult
 
 log = logging.getLogger("live_explain")
 
@@ -69,7 +69,7 @@ class FaithfulnessPlan:
 
     frames: int
     methods: tuple[str, ...]
-    detector: Any  # live_explain.detect.Detector
+    detector: Any  # live_explain.model.detector.Detector
     seed: int = 0
 
 
@@ -114,7 +114,7 @@ class DriveMonitorSink:
 
     ``log_path`` and ``report_path`` may each be ``None`` (not both). The log and the report
     are written atomically (partial files of their own, renamed on close; see
-    :mod:`live_explain.output_files`); ``inputs`` are the paths the export reads.
+    :mod:`live_explain.sinks.output_files`); ``inputs`` are the paths the export reads.
     """
 
     def __init__(

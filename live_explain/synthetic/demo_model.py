@@ -27,7 +27,7 @@ from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHe
 from torchvision.ops import MultiScaleRoIAlign
 from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 
-from live_explain.model_names import DRIVING_CLASSES
+from live_explain.model.names import DRIVING_CLASSES
 
 DEMO_CATEGORIES = ["__background__", *DRIVING_CLASSES]
 INPUT_SIZE = (640, 360)  # width, height the demo detector runs at without resizing

@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from live_explain.detect import frame_to_tensor
 from live_explain.explain import DetectionExplainer
-from live_explain.metrics import DetectionEvaluator, box_iou, energy_in_box
+from live_explain.model.detector import frame_to_tensor
+from live_explain.monitor.metrics import DetectionEvaluator, box_iou, energy_in_box
 from live_explain.synthetic import DrivingScene
 from live_explain.synthetic.demo_model import DEMO_CATEGORIES, INPUT_SIZE
 from live_explain.synthetic.train import EVAL_SEEDS, WEIGHTS_FILE, save_weights
@@ -79,7 +79,7 @@ def evaluate(
 def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
-    from live_explain.models import load_model
+    from live_explain.model.loading import load_model
 
     parser = argparse.ArgumentParser(prog="python -m live_explain.synthetic.evaluate")
     parser.add_argument("--weights", type=Path, default=WEIGHTS_FILE)

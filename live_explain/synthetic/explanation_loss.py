@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from live_explain.explain.align import resize_matrix
-from live_explain.metrics import box_bounds
+from live_explain.monitor.metrics import box_bounds
 
 EPS = 1e-6
 MARGIN = 0.1

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from live_explain.sinks import H264Writer, write_json_atomic
+from live_explain.sinks.video import H264Writer, write_json_atomic
 from live_explain.synthetic import DrivingScene
 from live_explain.synthetic.demo_model import INPUT_SIZE
 

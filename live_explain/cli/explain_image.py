@@ -10,11 +10,11 @@ import cv2
 import numpy as np
 import torch
 
-from live_explain import output_files
 from live_explain.errors import UserError
-from live_explain.render import RenderStyle, blend_heat, draw_detections
-from live_explain.sinks import check_output_path
-from live_explain.sources import read_image_file
+from live_explain.io.sources import read_image_file
+from live_explain.render.overlay import RenderStyle, blend_heat, draw_detections
+from live_explain.sinks import output_files
+from live_explain.sinks.video import check_output_path
 
 IMAGE_OUTPUTS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 CLASSIFIER_SHORT_SIDE = 224  # the resolution torchvision's classifiers were trained at
@@ -42,7 +42,7 @@ def _imwrite(path: Path, picture: np.ndarray, output: Path) -> None:
 
 
 def explain_image(args: argparse.Namespace, style: RenderStyle, make_detector) -> int:
-    from live_explain.models import check_model_name, is_detector
+    from live_explain.model.loading import check_model_name, is_detector
 
     image_path = Path(args.image)
     check_output_path(args.output, (args.image,), IMAGE_OUTPUTS)
@@ -126,9 +126,9 @@ def _explain_detections(args, image, style, make_detector):
 
 
 def _explain_classification(args, image, style):
-    from live_explain.detect import resolve_device
     from live_explain.explain import explain_classifier
-    from live_explain.models import load_model
+    from live_explain.model.detector import resolve_device
+    from live_explain.model.loading import load_model
 
     device = resolve_device(args.device)
     model = load_model(args.model, weights=args.weights).to(device)

@@ -1,6 +1,6 @@
 """Heatmap colouring and blending as tensor ops, on the device the maps live on.
 
-The same arithmetic as :func:`live_explain.render.heat_layer` + :func:`blend_heat` (OpenCV's
+The same arithmetic as :func:`live_explain.render.overlay.heat_layer` + :func:`blend_heat` (OpenCV's
 colormaps as a 256-entry lookup table, ``round(image * (1 - a) + colour * a)``), so on a GPU
 the frame never leaves the device between inference and the final readback. Boxes and text
 are drawn afterwards with OpenCV on the host.
@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from live_explain.explain.align import frame_region
-from live_explain.render import COLORMAPS, box_pixels
+from live_explain.render.overlay import COLORMAPS, box_pixels
 
 _LUTS: dict[tuple[str, torch.device], torch.Tensor] = {}
 

@@ -18,9 +18,9 @@ import av
 import cv2
 import numpy as np
 
-from live_explain import output_files
 from live_explain.errors import UserError
-from live_explain.output_files import OutputFile
+from live_explain.sinks import output_files
+from live_explain.sinks.output_files import OutputFile
 
 log = logging.getLogger("live_explain")
 
@@ -36,7 +36,7 @@ def fps_fraction(fps: float) -> Fraction:
 def check_output_path(
     path: Path, inputs: tuple[str, ...] = (), suffixes: Iterable[str] = VIDEO_SUFFIXES
 ) -> Path:
-    """:func:`live_explain.output_files.check_output_path` with video suffixes by default."""
+    """:func:`live_explain.sinks.output_files.check_output_path` with video suffixes by default."""
     return output_files.check_output_path(path, inputs, suffixes)
 
 
@@ -46,7 +46,7 @@ class H264Writer:
     The frame size is fixed by the first frame; odd sizes are padded by one pixel to the
     even size yuv420p needs, and later frames of another size are letterboxed into it with
     one warning. With ``atomic=True`` the video is written to a partial file of this run's
-    own (see :mod:`live_explain.output_files`) and moved to ``path`` by ``close()``;
+    own (see :mod:`live_explain.sinks.output_files`) and moved to ``path`` by ``close()``;
     ``abort()`` keeps the playable partial file. Without it the video is written in place,
     to a file that must not exist yet (a recording). ``inputs`` are the paths the run reads.
     A full disk or another write failure raises :class:`UserError`.

@@ -10,10 +10,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from live_explain.cuda_io import frame_tensor_to_input
 from live_explain.errors import UserError
 from live_explain.explain.detection import DetectionExplainer
 from live_explain.explain.methods import get_method
+from live_explain.realtime.device_io import frame_tensor_to_input
 
 
 @dataclass(frozen=True)

@@ -109,7 +109,7 @@ def topk_option(text: str) -> int:
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
-    from live_explain.model_names import DEFAULT_DETECTOR
+    from live_explain.model.names import DEFAULT_DETECTOR
 
     group = parser.add_argument_group("model and explanation")
     group.add_argument("--model", default=DEFAULT_DETECTOR, help="torchvision model name")
@@ -231,7 +231,7 @@ def inference_workers(args: argparse.Namespace, device) -> int:
 
 
 def refresh_policy(args: argparse.Namespace):
-    from live_explain.explain.reuse import RefreshPolicy
+    from live_explain.realtime.reuse import RefreshPolicy
 
     return RefreshPolicy.from_options(
         args.refresh, args.smooth_alpha, args.explain_budget, args.reuse, args.reuse_fidelity
@@ -239,7 +239,7 @@ def refresh_policy(args: argparse.Namespace):
 
 
 def add_render_options(parser: argparse.ArgumentParser) -> None:
-    from live_explain.render import COLORMAPS
+    from live_explain.render.overlay import COLORMAPS
 
     group = parser.add_argument_group("overlay")
     group.add_argument("--colormap", default="turbo", choices=sorted(COLORMAPS))
@@ -254,7 +254,7 @@ def add_render_options(parser: argparse.ArgumentParser) -> None:
 
 
 def render_style(args: argparse.Namespace):
-    from live_explain.render import RenderStyle
+    from live_explain.render.overlay import RenderStyle
 
     if not 0.0 <= args.alpha <= 1.0:
         raise UserError(f"--alpha {args.alpha}: must be between 0 and 1")
@@ -322,7 +322,7 @@ def build_parser() -> ArgumentParser:
     add_refresh_options(export)
     add_workers_option(export)
     add_render_options(export)
-    from live_explain.monitor.cli_support import add_monitor_options
+    from live_explain.cli.monitor_options import add_monitor_options
 
     add_monitor_options(export)
 
@@ -378,7 +378,7 @@ def build_parser() -> ArgumentParser:
 
 
 def open_input(args: argparse.Namespace, *, realtime: bool = False):
-    from live_explain.sources import SyntheticSource, VideoFileSource, open_source
+    from live_explain.io.sources import SyntheticSource, VideoFileSource, open_source
 
     start = getattr(args, "start", None)
     end = getattr(args, "end", None)
@@ -399,8 +399,8 @@ def open_input(args: argparse.Namespace, *, realtime: bool = False):
 
 
 def make_detector(args: argparse.Namespace):
-    from live_explain.detect import Detector, resolve_device
-    from live_explain.models import check_model_name, is_detector, load_model
+    from live_explain.model.detector import Detector, resolve_device
+    from live_explain.model.loading import check_model_name, is_detector, load_model
 
     check_model_name(args.model)
     if not is_detector(args.model):
@@ -453,9 +453,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     from tqdm import tqdm
     from tqdm.contrib.logging import logging_redirect_tqdm
 
-    from live_explain.engine import Pipeline
-    from live_explain.monitor.cli_support import check_monitor_outputs, make_monitor_sink
-    from live_explain.sinks import H264Writer, check_output_path
+    from live_explain.cli.monitor_options import check_monitor_outputs, make_monitor_sink
+    from live_explain.realtime.pipeline import Pipeline
+    from live_explain.sinks.video import H264Writer, check_output_path
 
     style = render_style(args)
     policy = refresh_policy(args)
@@ -546,7 +546,7 @@ def default_recording_path(source_spec: str) -> Path:
 
 
 def cmd_record(args: argparse.Namespace) -> int:
-    from live_explain.recorder import FeedRecorder
+    from live_explain.sinks.recorder import FeedRecorder
 
     output = args.output
     if output is None:
@@ -591,7 +591,7 @@ def cmd_record(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from live_explain.models import (
+    from live_explain.model.loading import (
         CLASSIFIERS,
         DEFAULT_DETECTOR,
         DEMO_MODEL,
@@ -611,7 +611,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    from live_explain.sinks import check_output_path
+    from live_explain.sinks.video import check_output_path
     from live_explain.ui.app import WatchOptions, overrides_from_args, run_app
 
     if args.screenshot is not None:
@@ -640,7 +640,7 @@ def check_display() -> None:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from live_explain.explain_image import explain_image
+    from live_explain.cli.explain_image import explain_image
 
     return explain_image(args, render_style(args), make_detector)
 
@@ -650,9 +650,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from live_explain.bench import measure_reuse, peak_rss_mb, run_bench, run_pipeline_bench
-    from live_explain.engine import Pipeline
-    from live_explain.models import check_model_name, is_detector
+    from live_explain.model.loading import check_model_name, is_detector
+    from live_explain.realtime.bench import (
+        measure_reuse,
+        peak_rss_mb,
+        run_bench,
+        run_pipeline_bench,
+    )
+    from live_explain.realtime.pipeline import Pipeline
 
     if not is_detector(args.model):
         check_model_name(args.model)
@@ -716,7 +721,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from live_explain.monitor.cli_support import report_command
+    from live_explain.cli.monitor_options import report_command
 
     return report_command(args)
 
@@ -854,7 +859,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         interrupts.restore()
         log.removeHandler(handler)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,6 @@
 """Frame sources: camera, video file, image folder, network stream and synthetic scene.
 
-Every source runs a producer thread that feeds a :class:`~live_explain.frame_buffer.FrameBuffer`
+Every source runs a producer thread that feeds a :class:`~live_explain.io.frame_buffer.FrameBuffer`
 and is read the same way::
 
     with open_source("../shared/media/solidWhiteRight.mp4") as source:
@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from live_explain.errors import SourceError
-from live_explain.frame_buffer import BufferClosed, BufferPolicy, FrameBuffer
+from live_explain.io.frame_buffer import BufferClosed, BufferPolicy, FrameBuffer
 
 log = logging.getLogger("live_explain")
 

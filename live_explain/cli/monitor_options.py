@@ -7,7 +7,7 @@ import argparse
 import os
 from pathlib import Path
 
-from live_explain.cli import positive_int
+from live_explain.cli.main import positive_int
 from live_explain.errors import UserError
 
 FAITHFULNESS_DEFAULT = "every method that makes maps"
@@ -68,7 +68,7 @@ def add_monitor_options(parser: argparse.ArgumentParser) -> None:
 
 def check_monitor_outputs(args: argparse.Namespace) -> None:
     """Raise :class:`UserError` for monitoring options that cannot work, before any work."""
-    from live_explain.output_files import check_distinct, check_output_path
+    from live_explain.sinks.output_files import check_distinct, check_output_path
 
     for path, suffix in ((args.log, ".jsonl"), (args.report, ".html")):
         if path is not None:
@@ -148,7 +148,7 @@ def report_command(args: argparse.Namespace) -> int:
     """``live-explain report LOGS... -o OUT.html``."""
     from live_explain.monitor.report import thumbnails_from_video, write_report
     from live_explain.monitor.runlog import read_log
-    from live_explain.sinks import check_output_path
+    from live_explain.sinks.video import check_output_path
 
     check_output_path(args.output, tuple(args.logs), suffixes=(".html",))
     drives = [read_log(path) for path in args.logs]

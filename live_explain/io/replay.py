@@ -1,6 +1,6 @@
 """Random access to the frames of a video file or an image folder, for replay.
 
-A :class:`~live_explain.sources.FrameSource` delivers frames in order through a producer
+A :class:`~live_explain.io.sources.FrameSource` delivers frames in order through a producer
 thread; replay needs more: step one frame back, seek anywhere, play every frame at any
 speed. A reader does that in the calling thread::
 
@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from live_explain.errors import SourceError
-from live_explain.sources import (
+from live_explain.io.sources import (
     DEFAULT_FOLDER_FPS,
     IMAGE_SUFFIXES,
     Frame,

@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 import torch
 
-from live_explain.detect import Detections
 from live_explain.explain.align import frame_region
+from live_explain.model.detector import Detections
 
 COLORMAPS = {
     "turbo": cv2.COLORMAP_TURBO,

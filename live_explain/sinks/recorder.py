@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from live_explain.errors import UserError
-from live_explain.output_files import create_new, same_file
-from live_explain.sinks import H264Writer, check_output_path, write_json_atomic
+from live_explain.sinks.output_files import create_new, same_file
+from live_explain.sinks.video import H264Writer, check_output_path, write_json_atomic
 
 SIDECAR_EVERY_S = 1.0
 

@@ -20,21 +20,21 @@ import numpy as np
 import torch
 from torch import nn
 
-from live_explain.detect import Detector, frame_to_tensor
-from live_explain.engine import Pipeline
 from live_explain.explain.detection import DetectionExplainer
-from live_explain.explain.reuse import (
+from live_explain.explain.selection import select_detections
+from live_explain.io.sources import FrameSource
+from live_explain.model.detector import Detector, frame_to_tensor
+from live_explain.realtime.pipeline import Pipeline
+from live_explain.realtime.reuse import (
     MapCache,
     RefreshPolicy,
     SceneCutDetector,
     correlation,
     warp_map,
 )
-from live_explain.explain.selection import select_detections
-from live_explain.render import box_pixels
-from live_explain.sinks import H264Writer
-from live_explain.sources import FrameSource
-from live_explain.tracking import IoUTracker
+from live_explain.realtime.tracking import IoUTracker
+from live_explain.render.overlay import box_pixels
+from live_explain.sinks.video import H264Writer
 
 WARMUP_FRAMES = 2
 # The pipeline fills its queues, the encoder its lookahead and the allocator its pools first.

@@ -34,14 +34,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from live_explain.cuda_io import DeviceIO, Readback, frame_tensor_to_input
-from live_explain.detect import Detections, Detector
 from live_explain.explain.align import map_size_within
-from live_explain.explain.reuse import MapCache, RefreshPolicy, SceneCutDetector
-from live_explain.render import RenderStyle, draw_detections, row_of_track
-from live_explain.render_device import blend_heat_tensor
-from live_explain.sources import Frame, FrameSource
-from live_explain.tracking import IoUTracker
+from live_explain.io.sources import Frame, FrameSource
+from live_explain.model.detector import Detections, Detector
+from live_explain.realtime.device_io import DeviceIO, Readback, frame_tensor_to_input
+from live_explain.realtime.reuse import MapCache, RefreshPolicy, SceneCutDetector
+from live_explain.realtime.tracking import IoUTracker
+from live_explain.render.device import blend_heat_tensor
+from live_explain.render.overlay import RenderStyle, draw_detections, row_of_track
 
 STYLE_KEYS = {f.name for f in dataclasses.fields(RenderStyle)}
 POLICY_KEYS = {"refresh": "mode", "smooth_alpha": "smooth_alpha"}

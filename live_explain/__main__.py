@@ -1,0 +1,7 @@
+"""``python -m live_explain``: the ``live-explain`` command."""
+
+import sys
+
+from live_explain.cli.main import main
+
+sys.exit(main())
