@@ -23,10 +23,10 @@ from live_explain.ui.app import WatchOptions, run_app  # noqa: E402
 from live_explain.ui.frame_update import FrameUpdate  # noqa: E402
 from live_explain.ui.loaded_model import load_detector_model  # noqa: E402
 from live_explain.ui.main_window import MainWindow  # noqa: E402
-from live_explain.ui.settings import AppSettings, ExplainSettings  # noqa: E402
+from live_explain.ui.settings import APP_DEFAULTS, AppSettings  # noqa: E402
 
 SAMPLE = REPO / "recordings" / "sample_drive.mp4"  # 640x360, 25 fps
-TEST_SETTINGS = ExplainSettings(model="demo", weights="none", score_thresh=0.0, topk=5)
+TEST_SETTINGS = APP_DEFAULTS.replace(model="demo", weights="none", score_thresh=0.0, topk=5)
 # The demo detector has this layer, but the detections' scores depend on it only through the
 # proposals' boxes (no gradient): the engine cannot explain with it. (Before the second
 # explanation core this was backbone.fpn.layer_blocks.0, which now explains.)

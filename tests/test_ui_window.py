@@ -20,11 +20,11 @@ from live_explain.render.overlay import RenderStyle, draw_detections  # noqa: E4
 from live_explain.ui.frame_update import FrameUpdate  # noqa: E402
 from live_explain.ui.loaded_model import load_detector_model  # noqa: E402
 from live_explain.ui.main_window import MainWindow  # noqa: E402
-from live_explain.ui.settings import AppSettings, ExplainSettings  # noqa: E402
+from live_explain.ui.settings import APP_DEFAULTS, AppSettings  # noqa: E402
 
 # The demo detector's architecture with its fixed random initialisation: fast, the same on
 # every machine whatever its training state, and with no threshold it keeps five boxes a frame.
-TEST_SETTINGS = ExplainSettings(model="demo", weights="none", score_thresh=0.0, topk=5)
+TEST_SETTINGS = APP_DEFAULTS.replace(model="demo", weights="none", score_thresh=0.0, topk=5)
 WAIT_MS = 30_000  # generous: the machine is shared
 
 
@@ -292,7 +292,10 @@ def test_export_in_the_background_with_progress_and_cancel(qtbot, window, clip, 
     ok, message = done.args
     assert not ok and "cancelled" in message
     assert 3 <= dialog.job.frames_written < CLIP_FRAMES
-    assert not whole.exists() and not list(tmp_path.glob("whole.partial*"))
+    # Cancel keeps the playable partial video, as Ctrl-C does in `live-explain export`.
+    [partial] = tmp_path.glob("whole.partial-*.mp4")
+    assert not whole.exists() and str(partial) in message
+    assert video_info(partial)["frames"] == dialog.job.frames_written
     assert dialog.start_button.isEnabled() and not dialog.cancel_button.isEnabled()
     dialog.close()
 

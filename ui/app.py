@@ -18,14 +18,14 @@ from pathlib import Path
 from PyQt6.QtCore import QTimer
 from PyQt6.QtWidgets import QApplication
 
+from live_explain.config import Settings
 from live_explain.errors import UserError
 from live_explain.io.sources import SourceState, open_source
 from live_explain.sinks.output_files import write_atomic
-from live_explain.ui.loaded_model import refresh_policy
 from live_explain.ui.main_window import MainWindow
 from live_explain.ui.notices import LogBridge
 from live_explain.ui.qt_env import prepare_qt_environment
-from live_explain.ui.settings import AppSettings, ExplainSettings
+from live_explain.ui.settings import APP_DEFAULTS, AppSettings
 
 log = logging.getLogger("live_explain")
 
@@ -220,34 +220,9 @@ def _notice_hook(window: MainWindow):
 
 
 def overrides_from_args(args) -> dict:
-    """ExplainSettings fields given explicitly on the command line."""
-    overrides = {}
-    keys = (
-        "model",
-        "weights",
-        "device",
-        "method",
-        "layer",
-        "topk",
-        "colormap",
-        "alpha",
-        "refresh",
-        "smooth_alpha",
-        "explain_budget",
-        "reuse",
-        "reuse_fidelity",
-    )
-    for key in keys:
-        value = getattr(args, key, None)
-        if value is not None:
-            overrides[key] = value
-    if getattr(args, "score_thresh", None) is not None:
-        overrides["score_thresh"] = args.score_thresh
-    if getattr(args, "classes", None):
-        overrides["classes"] = tuple(c.strip() for c in args.classes.split(",") if c.strip())
-    if getattr(args, "merged", False):
-        overrides["merged"] = True
-    if overrides.get("alpha") is not None and not 0.0 <= overrides["alpha"] <= 1.0:
-        raise UserError(f"--alpha {overrides['alpha']}: must be between 0 and 1")
-    refresh_policy(ExplainSettings().replace(**overrides))  # a bad policy fails here, at once
+    """The settings given explicitly on the command line (parsed options whose names are
+    :class:`~live_explain.config.Settings` fields), checked at once."""
+    fields = Settings.__dataclass_fields__
+    overrides = {name: value for name, value in vars(args).items() if name in fields}
+    APP_DEFAULTS.replace(**overrides).check()  # a bad alpha or policy fails here, at once
     return overrides

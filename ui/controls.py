@@ -1,7 +1,7 @@
 """Explanation controls: model, weights, method, target layer, classes, threshold, top-K,
 colormap, opacity, per-box or merged map, refresh policy.
 
-Every change is emitted as ``changed(dict)`` with :class:`ExplainSettings` field names;
+Every change is emitted as ``changed(dict)`` with :class:`Settings` field names;
 the worker applies it before the next frame, without restarting the source.
 """
 
@@ -27,11 +27,12 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from live_explain.config import Settings
 from live_explain.explain.methods import REGISTRY, method_names
 from live_explain.model.names import DEMO_MODEL, DETECTORS, DRIVING_CLASSES
 from live_explain.render.overlay import COLORMAPS
 from live_explain.ui.loaded_model import LoadedModel
-from live_explain.ui.settings import REFRESH_POLICIES, ExplainSettings
+from live_explain.ui.settings import REFRESH_POLICIES
 
 WEIGHT_CHOICES = ("auto", "demo", "coco", "none")
 LAYER_ROLE = Qt.ItemDataRole.UserRole
@@ -42,7 +43,7 @@ class ExplanationControls(QWidget):
 
     changed = pyqtSignal(dict)
 
-    def __init__(self, settings: ExplainSettings, parent: QWidget | None = None) -> None:
+    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.settings = settings
         self._filling = False  # set while the form is filled in code, not by the user
@@ -156,7 +157,7 @@ class ExplanationControls(QWidget):
         self.refresh_box.currentTextChanged.connect(lambda name: self._emit(refresh=name))
 
     # -- filling the form -------------------------------------------------------------------
-    def show_settings(self, settings: ExplainSettings) -> None:
+    def show_settings(self, settings: Settings) -> None:
         self._filling = True
         try:
             self.settings = settings

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from PyQt6.QtCore import QThread, pyqtSignal
 
+from live_explain.config import Settings
 from live_explain.errors import UserError
 from live_explain.explain.methods import get_method
 from live_explain.io.replay import ReplayReader, open_replay
@@ -47,7 +48,7 @@ from live_explain.ui.loaded_model import (
     make_pipeline,
     usable_classes,
 )
-from live_explain.ui.settings import PIPELINE_KEYS, ExplainSettings
+from live_explain.ui.settings import APP_DEFAULTS, PIPELINE_KEYS
 
 log = logging.getLogger("live_explain")
 
@@ -99,14 +100,14 @@ class EngineWorker(QThread):
     model_loading = pyqtSignal(str)  # model name
     recording_changed = pyqtSignal(object)  # Path while recording, None after
     notice = pyqtSignal(str, str)  # level ("info", "warning", "error"), message
-    settings_rejected = pyqtSignal(object)  # the ExplainSettings still in force
-    settings_working = pyqtSignal(object)  # ExplainSettings that have just shown a frame
+    settings_rejected = pyqtSignal(object)  # the Settings still in force
+    settings_working = pyqtSignal(object)  # Settings that have just shown a frame
     crashed = pyqtSignal(str)  # the worker ended on an error after frames: the reason
 
     def __init__(
         self,
         spec: str,
-        settings: ExplainSettings,
+        settings: Settings,
         loaded: LoadedModel | None = None,
         *,
         playing: bool = True,
@@ -128,7 +129,7 @@ class EngineWorker(QThread):
         self.position = position
         self.fallback = fallback
         # the last settings and model a frame was shown with (None: no frame yet)
-        self._good: tuple[ExplainSettings, LoadedModel] | None = None
+        self._good: tuple[Settings, LoadedModel] | None = None
         self._changed_at = 0.0  # perf_counter() of the last settings change applied
         self._commands: queue.SimpleQueue[tuple] = queue.SimpleQueue()
         self._stopping = False
@@ -164,7 +165,7 @@ class EngineWorker(QThread):
         self._commands.put(("loop", loop))
 
     def update_settings(self, **changes) -> None:
-        """Explanation or drawing changes (keys of :class:`ExplainSettings`); model,
+        """Explanation or drawing changes (keys of :class:`Settings`); model,
         weights and device changes load a new Detector in this thread."""
         self._commands.put(("settings", changes))
 
@@ -309,7 +310,7 @@ class EngineWorker(QThread):
         its default goes back to it (with a notice); False when none is left to try."""
         if not self.fallback or self._good is not None or self._stopping:
             return False
-        defaults = ExplainSettings()
+        defaults = APP_DEFAULTS
         for key in keys:
             value, default = getattr(self.settings, key), getattr(defaults, key)
             if value == default:
@@ -328,9 +329,7 @@ class EngineWorker(QThread):
             return True
         return False
 
-    def _describe(
-        self, settings: ExplainSettings, other: ExplainSettings, loaded: LoadedModel | None
-    ) -> str:
+    def _describe(self, settings: Settings, other: Settings, loaded: LoadedModel | None) -> str:
         """The settings in which ``settings`` differ from ``other``, as "layer x, topk 5"."""
         parts = [
             f"{key} {self._shown(key, getattr(settings, key), loaded)}"
@@ -347,7 +346,7 @@ class EngineWorker(QThread):
             return "all" if value is None else ",".join(value)
         return str(value)
 
-    def _pipeline_changes(self, old: ExplainSettings, new: ExplainSettings) -> dict:
+    def _pipeline_changes(self, old: Settings, new: Settings) -> dict:
         """``Pipeline.update`` keywords for what differs from ``old`` to ``new``."""
         updates = {k: getattr(new, k) for k in PIPELINE_KEYS if getattr(old, k) != getattr(new, k)}
         if "classes" in updates:

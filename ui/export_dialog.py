@@ -3,7 +3,8 @@ with the current explanation settings while the window stays usable.
 
 The job runs the same :class:`~live_explain.realtime.pipeline.Pipeline` and
 :class:`~live_explain.sinks.video.H264Writer` as ``live-explain export``, on its own copy of the
-model. Cancel stops it after the frame in flight and removes the partial file.
+model, through the same export loop. Cancel stops it after the frame in flight and keeps the
+partial video under its partial name, as Ctrl-C does on the command line.
 """
 
 from __future__ import annotations
@@ -27,11 +28,12 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from live_explain.config import Settings
 from live_explain.errors import UserError
 from live_explain.io.sources import VideoFileSource, open_source
+from live_explain.sinks.export import expected_frames, export_video
 from live_explain.sinks.video import H264Writer, check_output_path
 from live_explain.ui.loaded_model import LoadedModel, make_pipeline
-from live_explain.ui.settings import ExplainSettings
 
 
 class ExportJob(QThread):
@@ -45,7 +47,7 @@ class ExportJob(QThread):
         spec: str,
         output: Path,
         loaded: LoadedModel,
-        settings: ExplainSettings,
+        settings: Settings,
         *,
         start_s: float | None = None,
         end_s: float | None = None,
@@ -71,6 +73,9 @@ class ExportJob(QThread):
             self.done.emit(False, f"export failed: {type(exc).__name__}: {exc}")
 
     def _export(self) -> tuple[bool, str]:
+        """The one export loop (:func:`~live_explain.sinks.export.export_video`), as the
+        command line runs it: Cancel stops after the frame in flight and keeps the partial
+        video under its partial name."""
         check_output_path(self.output, (self.spec,))
         source = open_source(
             self.spec, start_s=self.start_s, end_s=self.end_s, folder_fps=self.folder_fps
@@ -78,40 +83,25 @@ class ExportJob(QThread):
         if (self.start_s or self.end_s) and not isinstance(source, VideoFileSource):
             raise UserError("a start or end time applies to video files only")
         source.start()
-        total = source.expected_frames or 0
-        if self.end_s is not None or self.start_s:
-            end = self.end_s if self.end_s is not None else total / source.fps
-            total = max(0, round((end - (self.start_s or 0.0)) * source.fps))
+        writer = None
         try:
+            writer = H264Writer(self.output, source.fps, inputs=(self.spec,))
             pipeline = make_pipeline(source, self.loaded, self.settings)
         except BaseException:
+            if writer is not None:
+                writer.abort()  # nothing written yet: removes the partial file it made
             source.close()
             raise
-        writer = H264Writer(self.output, source.fps)
-        try:
-            for result in pipeline.run():
-                writer.write(result.overlay)
-                self.frames_written = writer.frames_written
-                self.progress.emit(writer.frames_written, total)
-                if self._cancelled:
-                    break
-        except BaseException:
-            _discard(writer)
-            raise
-        if self._cancelled:
-            _discard(writer)
-            return False, f"export cancelled after {writer.frames_written} frames; nothing kept"
-        if writer.frames_written == 0:
-            _discard(writer)
-            return False, "no frames to export in the chosen range"
-        writer.close()
-        return True, f"exported {writer.frames_written} frames to {self.output}"
+        total = expected_frames(source) or 0
 
+        def progress(frames: int, _result) -> None:
+            self.frames_written = frames
+            self.progress.emit(frames, total)
 
-def _discard(writer: H264Writer) -> None:
-    kept = writer.abort()
-    if kept is not None:
-        kept.unlink(missing_ok=True)
+        result = export_video(
+            pipeline, writer, None, progress, lambda: self._cancelled, name=self.spec
+        )
+        return not result.stopped, result.summary()
 
 
 class ExportDialog(QDialog):
@@ -124,7 +114,7 @@ class ExportDialog(QDialog):
         self,
         spec: str,
         loaded: LoadedModel,
-        settings: ExplainSettings,
+        settings: Settings,
         output: Path,
         *,
         duration_s: float | None = None,

@@ -12,16 +12,13 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from live_explain.config import Settings, build_detector
 from live_explain.errors import UserError
 from live_explain.explain.layers import default_layer
-from live_explain.explain.methods import get_method
 from live_explain.io.sources import FrameSource
-from live_explain.model.detector import Detector, resolve_device
+from live_explain.model.detector import Detector
 from live_explain.model.loading import is_detector, load_model
 from live_explain.realtime.pipeline import Pipeline
-from live_explain.realtime.reuse import RefreshPolicy
-from live_explain.render.overlay import RenderStyle
-from live_explain.ui.settings import ExplainSettings
 
 
 @dataclass(frozen=True)
@@ -76,49 +73,19 @@ def usable_classes(loaded: LoadedModel, classes: tuple[str, ...] | None) -> list
     return [c for c in classes if c in known]
 
 
-def make_detector(loaded: LoadedModel, settings: ExplainSettings) -> Detector:
-    """A Detector on its own copy of the model, configured by ``settings``."""
-    method = settings.method
-    layer = None if get_method(method).at_input else settings.layer
-    return Detector(
-        loaded.copy_model(),
-        resolve_device(settings.device),
-        score_thresh=settings.score_thresh,
-        classes=usable_classes(loaded, settings.classes),
-        topk=settings.topk,
-        method=method,
-        layer=layer,
-    )
+def make_detector(loaded: LoadedModel, settings: Settings) -> Detector:
+    """A Detector on its own copy of the model, configured by ``settings`` (the classes the
+    model does not know left out)."""
+    usable = settings.replace(classes=usable_classes(loaded, settings.classes))
+    return build_detector(usable, loaded.copy_model())
 
 
-def render_style(settings: ExplainSettings) -> RenderStyle:
-    return RenderStyle(
-        colormap=settings.colormap,
-        alpha=settings.alpha,
-        merged=settings.merged,
-        selected=settings.selected,
-    )
-
-
-def make_pipeline(
-    source: FrameSource | None, loaded: LoadedModel, settings: ExplainSettings
-) -> Pipeline:
+def make_pipeline(source: FrameSource | None, loaded: LoadedModel, settings: Settings) -> Pipeline:
     """A pipeline on its own copy of the model, as ``settings`` say (``source=None``:
     frames are handed to ``Pipeline.process``)."""
     return Pipeline(
         source,
         make_detector(loaded, settings),
-        style=render_style(settings),
-        policy=refresh_policy(settings),
-    )
-
-
-def refresh_policy(settings: ExplainSettings) -> RefreshPolicy:
-    """The map refresh policy ``settings`` ask for (raises UserError for a bad one)."""
-    return RefreshPolicy.from_options(
-        settings.refresh,
-        settings.smooth_alpha,
-        settings.explain_budget,
-        settings.reuse,
-        settings.reuse_fidelity,
+        style=settings.style(),
+        policy=settings.policy(),
     )

@@ -29,10 +29,11 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from live_explain.cli.main import RECORDINGS_DIR, default_recording_path
+from live_explain.config import Settings
 from live_explain.errors import UserError
 from live_explain.io.sources import IMAGE_SUFFIXES, SourceState
 from live_explain.model.detector import resolve_device
+from live_explain.sinks.recorder import RECORDINGS_DIR, default_recording_path
 from live_explain.ui.camera_menu import CameraMenu
 from live_explain.ui.controls import ExplanationControls
 from live_explain.ui.detections_panel import DetectionsPanel
@@ -43,7 +44,7 @@ from live_explain.ui.frame_update import FrameUpdate, SourceInfo
 from live_explain.ui.layer_inspector import LayerInspector
 from live_explain.ui.loaded_model import LoadedModel
 from live_explain.ui.notices import NoticeArea
-from live_explain.ui.settings import AppSettings, ExplainSettings
+from live_explain.ui.settings import AppSettings
 from live_explain.ui.transport import Transport
 from live_explain.ui.video_view import Hud, VideoView
 
@@ -79,7 +80,7 @@ class MainWindow(QMainWindow):
     def __init__(
         self,
         app_settings: AppSettings,
-        explain: ExplainSettings | None = None,
+        explain: Settings | None = None,
         loaded: LoadedModel | None = None,
         recordings_dir: Path = RECORDINGS_DIR,
     ) -> None:
@@ -91,7 +92,7 @@ class MainWindow(QMainWindow):
         self.recordings_dir = recordings_dir
         self.worker: EngineWorker | None = None
         self.spec: str | None = None  # the source opened last
-        self.working: ExplainSettings | None = None  # the last settings a frame was shown with
+        self.working: Settings | None = None  # the last settings a frame was shown with
         self._untested: set[str] = set()  # keys changed since, not yet shown with
         self._restarts: list[float] = []  # monotonic times of the engine's recent restarts
         self.source_info: SourceInfo | None = None
@@ -358,7 +359,7 @@ class MainWindow(QMainWindow):
             self.notices.notify("warning", "source lost; reconnecting …")
         self.source_state.emit(state)
 
-    def _settings_rejected(self, settings: ExplainSettings) -> None:
+    def _settings_rejected(self, settings: Settings) -> None:
         """The engine could not use a change (or a remembered setting): show what is in
         force now."""
         self.explain = settings.replace(selected=self.explain.selected)
@@ -367,7 +368,7 @@ class MainWindow(QMainWindow):
         self._save_explain()
         self._show_hud()
 
-    def _settings_working(self, settings: ExplainSettings) -> None:
+    def _settings_working(self, settings: Settings) -> None:
         """A frame was shown with ``settings``: they may be remembered."""
         self.working = settings.replace(selected=None)
         explain = self.explain
@@ -417,7 +418,7 @@ class MainWindow(QMainWindow):
         ):
             action.setEnabled(active)
 
-    def _savable(self) -> ExplainSettings:
+    def _savable(self) -> Settings:
         """What the settings file may hold: the settings in force, but for a change not yet
         shown with, its last working value (or what the file has)."""
         if not self._untested:

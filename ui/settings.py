@@ -3,13 +3,12 @@ sources, playback speed and loop, window geometry."""
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
 from pathlib import Path
 
 from PyQt6.QtCore import QByteArray, QSettings
 
-from live_explain.model.names import DEFAULT_DETECTOR, DRIVING_CLASSES
+from live_explain.config import Settings, field_names
+from live_explain.model.names import DRIVING_CLASSES
 from live_explain.realtime.reuse import REFRESH_MODES
 
 RECENT_LIMIT = 8
@@ -17,46 +16,10 @@ SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0)
 REFRESH_POLICIES = REFRESH_MODES  # adaptive, every-frame
 
 
-@dataclass(frozen=True)
-class ExplainSettings:
-    """How frames are explained and drawn. ``classes=None`` keeps every class; ``layer=None``
-    is the model's default target layer; ``selected`` is the track id whose map alone shows."""
-
-    model: str = DEFAULT_DETECTOR
-    weights: str = "auto"
-    device: str = "auto"
-    method: str = "gradcam"
-    layer: str | None = None
-    classes: tuple[str, ...] | None = DRIVING_CLASSES
-    score_thresh: float = 0.5
-    topk: int = 20
-    colormap: str = "turbo"
-    alpha: float = 0.45
-    merged: bool = False
-    refresh: str = "adaptive"
-    smooth_alpha: float = 0.6  # command line only (--smooth-alpha); not saved
-    explain_budget: str | None = None  # command line only (--explain-budget); not saved
-    reuse: str = "weights"  # command line only (--reuse); not saved
-    reuse_fidelity: float = 0.95  # command line only (--reuse-fidelity); not saved
-    selected: int | None = None
-
-    def replace(self, **changes) -> ExplainSettings:
-        return dataclasses.replace(self, **changes)
-
-
-# Settings that Pipeline.update() takes as they are (model/weights/device need a new Detector).
-PIPELINE_KEYS = (
-    "method",
-    "layer",
-    "topk",
-    "score_thresh",
-    "classes",
-    "colormap",
-    "alpha",
-    "merged",
-    "refresh",
-    "selected",
-)
+# The app's defaults: the road users only (the command line keeps every class).
+APP_DEFAULTS = Settings(classes=DRIVING_CLASSES)
+# Settings a running pipeline takes as they are (model, weights, device need a new model).
+PIPELINE_KEYS = field_names("detector") + field_names("policy") + field_names("style")
 
 
 class AppSettings:
@@ -75,8 +38,8 @@ class AppSettings:
             self.qsettings = QSettings(str(path), QSettings.Format.IniFormat)
 
     # -- explanation ----------------------------------------------------------------------
-    def explain(self) -> ExplainSettings:
-        s, d = self.qsettings, ExplainSettings()
+    def explain(self) -> Settings:
+        s, d = self.qsettings, APP_DEFAULTS
         classes = s.value("explain/classes", None)
         if classes is None:
             chosen = d.classes
@@ -84,7 +47,7 @@ class AppSettings:
             chosen = None
         else:
             chosen = tuple(c for c in str(classes).split(",") if c)
-        return ExplainSettings(
+        return APP_DEFAULTS.replace(
             model=str(s.value("explain/model", d.model)),
             weights=str(s.value("explain/weights", d.weights)),
             device=str(s.value("explain/device", d.device)),
@@ -99,7 +62,7 @@ class AppSettings:
             refresh=str(s.value("explain/refresh", d.refresh)),
         )
 
-    def save_explain(self, settings: ExplainSettings) -> None:
+    def save_explain(self, settings: Settings) -> None:
         s = self.qsettings
         for key in ("model", "weights", "device", "method", "colormap", "refresh"):
             s.setValue(f"explain/{key}", getattr(settings, key))

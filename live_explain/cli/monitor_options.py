@@ -7,7 +7,8 @@ import argparse
 import os
 from pathlib import Path
 
-from live_explain.cli.main import positive_int
+from live_explain.cli.options import argument_type
+from live_explain.config import positive_int
 from live_explain.errors import UserError
 
 FAITHFULNESS_DEFAULT = "every method that makes maps"
@@ -25,7 +26,7 @@ def add_monitor_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("monitoring (with --log or --report)")
     group.add_argument(
         "--faithfulness",
-        type=positive_int,
+        type=argument_type(positive_int),
         metavar="N",
         help="deletion/insertion AUC of each method on N sampled frames (slow: about "
         "60 detector runs per detection and method)",
@@ -56,10 +57,12 @@ def add_monitor_options(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help="low_confidence_persistent: a track below S for --low-score-frames (default: 0.6)",
     )
-    group.add_argument("--low-score-frames", type=positive_int, default=10, metavar="N")
+    group.add_argument(
+        "--low-score-frames", type=argument_type(positive_int), default=10, metavar="N"
+    )
     group.add_argument(
         "--dropout-gap",
-        type=positive_int,
+        type=argument_type(positive_int),
         default=5,
         metavar="N",
         help="dropout: a track missing for at most N frames comes back (default: 5)",
@@ -142,18 +145,3 @@ def make_monitor_sink(args: argparse.Namespace, source, detector):
         faithfulness=plan,
         inputs=(str(args.input),),
     )
-
-
-def report_command(args: argparse.Namespace) -> int:
-    """``live-explain report LOGS... -o OUT.html``."""
-    from live_explain.monitor.report import thumbnails_from_video, write_report
-    from live_explain.monitor.runlog import read_log
-    from live_explain.sinks.video import check_output_path
-
-    check_output_path(args.output, tuple(args.logs), suffixes=(".html",))
-    drives = [read_log(path) for path in args.logs]
-    thumbnails = {i: thumbnails_from_video(drive) for i, drive in enumerate(drives)}
-    write_report(args.output, drives, thumbnails)
-    frames = sum(len(d.frames) for d in drives)
-    print(f"wrote {args.output}: {len(drives)} drive{'s' * (len(drives) != 1)}, {frames} frames")
-    return 0

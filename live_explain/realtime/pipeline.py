@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from live_explain.config import field_names
 from live_explain.explain.align import map_size_within
 from live_explain.io.sources import Frame, FrameSource
 from live_explain.model.detector import Detections, Detector
@@ -43,9 +44,11 @@ from live_explain.realtime.tracking import IoUTracker
 from live_explain.render.device import blend_heat_tensor
 from live_explain.render.overlay import RenderStyle, draw_detections, row_of_track
 
-STYLE_KEYS = {f.name for f in dataclasses.fields(RenderStyle)}
-POLICY_KEYS = {"refresh": "mode", "smooth_alpha": "smooth_alpha"}
-DETECTOR_KEYS = {"method", "layer", "topk", "score_thresh", "classes", "smooth", "precision"}
+# What a change of each settings stage touches: a new detector, a new refresh policy, or the
+# style (see :meth:`Pipeline.update`).
+DETECTOR_KEYS = set(field_names("detector"))
+POLICY_KEYS = set(field_names("policy"))
+STYLE_KEYS = set(field_names("style"))
 QUEUE_SIZE = 2
 # The longer side, in pixels, of the maps the engine forms, keeps and hands out: memory per
 # detection is bounded whatever the frame size (a 1920x1080 frame's maps are 480x270, 0.5 MB
@@ -189,13 +192,12 @@ class Pipeline:
     def update(self, **changes) -> None:
         """Change settings; they apply from the next frame on.
 
-        Keys: ``method``, ``layer``, ``topk``, ``score_thresh``, ``classes``, ``smooth``,
-        ``precision`` (a new detector is built and checked here, so a bad value raises
-        :class:`~live_explain.errors.UserError` in the caller), ``detector`` (a new one,
-        e.g. another model), the :class:`RenderStyle` fields (``colormap``, ``alpha``,
-        ``merged``, ``boxes``, ``selected``), ``refresh`` and ``smooth_alpha``.
+        Keys: the fields of :class:`~live_explain.config.Settings` of the stages ``detector``
+        (a new detector is built and checked here, so a bad value raises
+        :class:`~live_explain.errors.UserError` in the caller), ``policy`` and ``style``;
+        ``detector`` (a new one, e.g. another model).
         """
-        unknown = set(changes) - STYLE_KEYS - DETECTOR_KEYS - set(POLICY_KEYS) - {"detector"}
+        unknown = set(changes) - STYLE_KEYS - DETECTOR_KEYS - POLICY_KEYS - {"detector"}
         if unknown:
             raise ValueError(f"unknown pipeline settings: {', '.join(sorted(unknown))}")
         detector_changes = {k: changes.pop(k) for k in list(changes) if k in DETECTOR_KEYS}
@@ -205,8 +207,8 @@ class Pipeline:
                 changes["detector"] = base.with_settings(**detector_changes)
             if any(k in changes for k in POLICY_KEYS):
                 policy = self._pending.get("policy", self.cache.policy)
-                fields = {POLICY_KEYS[k]: changes.pop(k) for k in list(changes) if k in POLICY_KEYS}
-                changes["policy"] = dataclasses.replace(policy, **fields)
+                options = {k: changes.pop(k) for k in list(changes) if k in POLICY_KEYS}
+                changes["policy"] = policy.with_options(**options)
             self._pending.update(changes)
 
     def reset(self) -> None:

@@ -39,6 +39,7 @@ box always made the detector's box jitter into flicker: on the real clip with ra
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 
@@ -97,6 +98,18 @@ class RefreshPolicy:
             return max(window // 2, 1)
         return min(window * 2, self.max_age)
 
+    def with_options(self, **options) -> RefreshPolicy:
+        """This policy with settings changed, by their option names (``refresh``,
+        ``smooth_alpha``, ``explain_budget``, ``reuse``, ``reuse_fidelity``; UserError for a
+        bad value): the CLI, the app and a running pipeline all make theirs here."""
+        unknown = set(options) - set(OPTION_FIELDS) - {"explain_budget"}
+        if unknown:
+            raise ValueError(f"unknown refresh options: {', '.join(sorted(unknown))}")
+        fields = {OPTION_FIELDS[k]: v for k, v in options.items() if k in OPTION_FIELDS}
+        if "explain_budget" in options:
+            fields["max_refreshes"], fields["budget_ms"] = parse_budget(options["explain_budget"])
+        return dataclasses.replace(self, **fields)
+
     @classmethod
     def from_options(
         cls,
@@ -107,19 +120,23 @@ class RefreshPolicy:
         fidelity: float = 0.95,
     ) -> RefreshPolicy:
         """The policy of ``--refresh``, ``--smooth-alpha``, ``--explain-budget``, ``--reuse``
-        and ``--reuse-fidelity`` (UserError for a bad one); the CLI and the app both make
-        theirs here."""
-        count, ms = parse_budget(explain_budget)
-        return cls(
-            mode=refresh,
+        and ``--reuse-fidelity`` (UserError for a bad one)."""
+        return cls().with_options(
+            refresh=refresh,
             smooth_alpha=smooth_alpha,
-            max_refreshes=count,
-            budget_ms=ms,
+            explain_budget=explain_budget,
             reuse=reuse,
-            fidelity=fidelity,
+            reuse_fidelity=fidelity,
         )
 
 
+# The settings' names of the policy's fields (``explain_budget`` sets two of them).
+OPTION_FIELDS = {
+    "refresh": "mode",
+    "smooth_alpha": "smooth_alpha",
+    "reuse": "reuse",
+    "reuse_fidelity": "fidelity",
+}
 MAX_BUDGET = 1e6  # refreshes or milliseconds per frame: far beyond any real frame
 
 

@@ -27,6 +27,14 @@ from live_explain.sinks.output_files import create_new, same_file
 from live_explain.sinks.video import H264Writer, check_output_path, write_json_atomic
 
 SIDECAR_EVERY_S = 1.0
+RECORDINGS_DIR = Path("recordings")  # where recordings land unless told otherwise
+
+
+def default_recording_path(source_spec: str) -> Path:
+    """``recordings/<source>-<time>.mp4``: a new name for each recording of a source."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    safe = "".join(c if c.isalnum() else "-" for c in Path(str(source_spec)).stem)[:40] or "feed"
+    return RECORDINGS_DIR / f"{safe}-{stamp}.mp4"
 
 
 def sidecar_path(video: Path) -> Path:

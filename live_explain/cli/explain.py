@@ -10,9 +10,11 @@ import cv2
 import numpy as np
 import torch
 
+from live_explain.cli.options import add_settings_options, settings_from
+from live_explain.config import Settings, build_detector
 from live_explain.errors import UserError
 from live_explain.io.sources import read_image_file
-from live_explain.render.overlay import RenderStyle, blend_heat, draw_detections
+from live_explain.render.overlay import blend_heat, draw_detections
 from live_explain.sinks import output_files
 from live_explain.sinks.video import check_output_path
 
@@ -41,8 +43,36 @@ def _imwrite(path: Path, picture: np.ndarray, output: Path) -> None:
     path.write_bytes(encoded.tobytes())
 
 
-def explain_image(args: argparse.Namespace, style: RenderStyle, make_detector) -> int:
+def add_parser(sub) -> None:
+    explain = sub.add_parser("explain", help="explain the detections in one image")
+    explain.add_argument("image", metavar="IMAGE")
+    explain.add_argument("-o", "--output", required=True, type=Path, metavar="OUT.png")
+    explain.add_argument(
+        "--save-maps", type=Path, metavar="OUT.npz", help="boxes, labels, scores and raw maps"
+    )
+    explain.add_argument(
+        "--feature-maps",
+        type=Path,
+        metavar="OUT.png",
+        help="a grid of the most active channels of --layer (default layer if not given)",
+    )
+    explain.add_argument(
+        "--filters",
+        type=Path,
+        metavar="OUT.png",
+        help="the first convolution's kernels; with --layer, the frame patches that most "
+        "excite that layer's most active channels",
+    )
+    add_settings_options(explain, ("model", "detector", "style"))
+    explain.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """``live-explain explain IMAGE -o OUT.png``."""
     from live_explain.model.loading import check_model_name, is_detector
+
+    settings = settings_from(args)
+    style = settings.style()
 
     image_path = Path(args.image)
     check_output_path(args.output, (args.image,), IMAGE_OUTPUTS)
@@ -59,7 +89,7 @@ def explain_image(args: argparse.Namespace, style: RenderStyle, make_detector) -
             check_output_path(extra, (args.image,), IMAGE_OUTPUTS)
     output_files.check_distinct((args.output, args.save_maps, args.feature_maps, args.filters))
     if is_detector(args.model):
-        model, overlay, arrays, summary = _explain_detections(args, image, style, make_detector)
+        model, overlay, arrays, summary = _explain_detections(args, image, settings)
     else:
         model, overlay, arrays, summary = _explain_classification(args, image, style)
     extras = _layer_pictures(args, model, image)
@@ -105,10 +135,10 @@ def _save_npz(tmp: Path, arrays: dict) -> None:
         np.savez_compressed(handle, **arrays)
 
 
-def _explain_detections(args, image, style, make_detector):
-    detector = make_detector(args)
+def _explain_detections(args, image, settings: Settings):
+    detector = build_detector(settings)
     detections = detector(image)
-    overlay = draw_detections(image, detections, style)
+    overlay = draw_detections(image, detections, settings.style())
     arrays = {
         "boxes": detections.boxes.astype(np.float32),
         "labels": detections.labels,

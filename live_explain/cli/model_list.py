@@ -1,0 +1,30 @@
+"""``live-explain models``: the detectors and classifiers, and whether their weights are here."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(sub) -> None:
+    models = sub.add_parser("models", help="list models and whether their weights are here")
+    models.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from live_explain.model.loading import (
+        CLASSIFIERS,
+        DEFAULT_DETECTOR,
+        DEMO_MODEL,
+        DETECTORS,
+        demo_weights_file,
+        weights_cached,
+    )
+
+    print(f"{'model':42} {'kind':10} weights here")
+    bundled = "yes (bundled)" if demo_weights_file().is_file() else "no (train them)"
+    print(f"{DEMO_MODEL + ' (synthetic scenes)':42} {'detector':10} {bundled}")
+    for kind, names in (("detector", DETECTORS), ("classifier", CLASSIFIERS)):
+        for name in names:
+            mark = " (default)" if name == DEFAULT_DETECTOR else ""
+            print(f"{name + mark:42} {kind:10} {'yes' if weights_cached(name) else 'no'}")
+    return 0

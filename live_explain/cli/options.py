@@ -1,0 +1,160 @@
+"""Options that several commands share: the settings' flags (made from the fields of
+:class:`~live_explain.config.Settings`), sources, workers, and reading them back."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from live_explain.config import Settings, choices_of, finite_float, positive_int
+from live_explain.errors import UserError
+
+MAX_FPS = 1000.0  # as for a video's own frame rate (sources trust 1 to 1000)
+MIN_FPS = 0.01  # one image every 100 s; slower rates round to 0 in a video's time base
+DEFAULT_SYNTHETIC_FRAMES = 300  # a synthetic scene never ends; export 12 s of it by default
+# The settings' stages as the --help groups them; fields without a flag stay in the app.
+GROUPS = {
+    "model": "model and explanation",
+    "detector": "model and explanation",
+    "policy": "maps across frames",
+    "style": "overlay",
+}
+NO_FLAG = ("boxes", "selected")
+
+
+def argument_type(read: Callable[[str], Any]) -> Callable[[str], Any]:
+    """``read`` as an argparse type: its ValueError becomes the usage error's text."""
+
+    def parse(text: str) -> Any:
+        try:
+            return read(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parse.__name__ = read.__name__
+    return parse
+
+
+def non_negative_float(text: str) -> float:
+    value = finite_float(text)
+    if value < 0:
+        raise ValueError(f"must not be negative, got {value:g}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = finite_float(text)
+    if value <= 0:
+        raise ValueError(f"must be more than 0, got {value:g}")
+    return value
+
+
+def frame_rate(text: str) -> float:
+    """``--fps``: :data:`MIN_FPS` to :data:`MAX_FPS` frames a second."""
+    value = positive_float(text)
+    if not MIN_FPS <= value <= MAX_FPS:
+        raise ValueError(f"must be {MIN_FPS:g} to {MAX_FPS:g} frames a second, got {value:g}")
+    return value
+
+
+def add_settings_options(
+    parser: argparse.ArgumentParser, stages: tuple[str, ...], remembered: bool = False
+) -> None:
+    """A flag for every field of ``stages``: ``--score-thresh`` for ``score_thresh``, with the
+    field's help, reader and choices. ``remembered``: a flag not given leaves no value (the
+    app's remembered settings apply instead of the defaults)."""
+    groups: dict[str, argparse._ArgumentGroup] = {}
+    defaults = Settings()
+    for setting in dataclasses.fields(Settings):
+        stage = setting.metadata["stage"]
+        if stage not in stages or setting.name in NO_FLAG:
+            continue
+        title = GROUPS[stage]
+        group = groups.get(title) or groups.setdefault(title, parser.add_argument_group(title))
+        flag = "--" + setting.name.replace("_", "-")
+        default = argparse.SUPPRESS if remembered else getattr(defaults, setting.name)
+        meta = setting.metadata
+        if isinstance(setting.default, bool):
+            group.add_argument(flag, action="store_true", default=default, help=meta["help"])
+            continue
+        extra = {}
+        if "type" in meta:
+            extra["type"] = argument_type(meta["type"])
+        if (choices := choices_of(setting.name)) is not None:
+            extra["choices"] = choices
+        if "metavar" in meta:
+            extra["metavar"] = meta["metavar"]
+        group.add_argument(flag, default=default, help=meta["help"], **extra)
+
+
+def settings_from(args: argparse.Namespace, base: Settings | None = None) -> Settings:
+    """The settings the command line gives (fields it lacks keep ``base``'s), checked."""
+    return Settings.from_options(args, base).check()
+
+
+def add_source_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--max-frames", type=argument_type(positive_int), metavar="N", help="stop after N frames"
+    )
+    parser.add_argument(
+        "--fps",
+        type=argument_type(frame_rate),
+        default=10.0,
+        help="frame rate of an image folder (default: 10)",
+    )
+
+
+def add_workers_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--workers",
+        type=argument_type(workers_option),
+        default=None,
+        metavar="N|auto",
+        help="inference workers whose frames overlap; tracking and maps stay in frame order "
+        "(default auto: 2 on a CPU with 2+ cores, 1 on a GPU)",
+    )
+
+
+def workers_option(text: str) -> int | None:
+    """``--workers``: ``auto`` (None) or a count of at least 1."""
+    return None if text == "auto" else positive_int(text)
+
+
+def inference_workers(args: argparse.Namespace, device) -> int:
+    """``auto``: two workers on a CPU with at least two cores (their forward passes overlap,
+    each on its share of the cores), one on a GPU (its streams already overlap the work)."""
+    import torch
+
+    if args.workers is not None:
+        if args.workers > 1 and device.type != "cpu":
+            raise UserError(
+                f"--workers {args.workers}: parallel workers are for CPU inference; "
+                "on a GPU one worker overlaps its work with CUDA streams"
+            )
+        return args.workers
+    return 2 if device.type == "cpu" and torch.get_num_threads() >= 2 else 1
+
+
+def open_input(args: argparse.Namespace, *, realtime: bool = False):
+    """The source that ``args`` name (``input`` or ``source``), with ``--start``/``--end``
+    and ``--fps``; a synthetic scene without ``--max-frames`` gets a default length."""
+    from live_explain.io.sources import SyntheticSource, VideoFileSource, open_source
+
+    start = getattr(args, "start", None)
+    end = getattr(args, "end", None)
+    if start is not None and end is not None and end <= start:
+        raise UserError(f"--end {end} must be after --start {start}")
+    source = open_source(
+        args.input if hasattr(args, "input") else args.source,
+        start_s=start,
+        end_s=end,
+        folder_fps=args.fps,
+        realtime=realtime,
+    )
+    if (start is not None or end is not None) and not isinstance(source, VideoFileSource):
+        raise UserError("--start and --end apply to video files only")
+    if isinstance(source, SyntheticSource) and args.max_frames is None and not realtime:
+        args.max_frames = DEFAULT_SYNTHETIC_FRAMES
+    return source
