@@ -15,7 +15,7 @@ import sys
 
 import torch
 
-from live_explain.io.sources import open_source
+from live_explain.io.recognise import open_source
 from live_explain.model.detector import Detector, frame_to_tensor
 from live_explain.model.loading import load_model
 

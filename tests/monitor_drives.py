@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from live_explain.io.sources import Frame
+from live_explain.io.frame import Frame
 from live_explain.model.detector import Detections
 from live_explain.monitor.events import Thresholds
 from live_explain.monitor.sink import DriveInfo, DriveMonitorSink

@@ -19,7 +19,7 @@ from conftest import make_image
 from live_explain.errors import UserError
 from live_explain.explain.detection import DetectionExplainer
 from live_explain.explain.family.base import AutogradRecording
-from live_explain.io.sources import UnsupportedImage, to_bgr_uint8
+from live_explain.io.images import UnsupportedImage, to_bgr_uint8
 from live_explain.model.loading import load_model
 
 DEMO = ("--model", "demo", "--weights", "demo")

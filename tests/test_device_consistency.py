@@ -17,7 +17,7 @@ from conftest import CLIP
 from device_check import COMPUTE, DeviceCheck, GpuPathIO, compute_device_for_cli, is_tagged
 from torch import nn
 
-from live_explain.io.sources import open_source
+from live_explain.io.recognise import open_source
 from live_explain.model.detector import Detector
 from live_explain.model.loading import load_model
 from live_explain.realtime import pipeline as engine

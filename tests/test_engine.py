@@ -10,9 +10,11 @@ from distinct_rows import assert_maps_agree
 
 from live_explain.errors import UserError
 from live_explain.explain import DetectionExplainer
-from live_explain.io.sources import Frame, VideoFileSource
+from live_explain.io.capture import VideoFileSource
+from live_explain.io.frame import Frame
 from live_explain.model.detector import Detector, frame_to_tensor
 from live_explain.model.loading import load_model
+from live_explain.monitor.metrics import box_iou
 from live_explain.realtime.pipeline import Pipeline
 from live_explain.realtime.reuse import (
     MapCache,
@@ -26,7 +28,7 @@ from live_explain.realtime.reuse import (
     warp_map,
     warp_opencv,
 )
-from live_explain.realtime.tracking import IoUTracker, box_iou
+from live_explain.realtime.tracking import IoUTracker
 from live_explain.render.device import blend_heat_tensor
 from live_explain.render.overlay import blend_heat, heat_layer
 

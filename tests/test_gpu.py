@@ -107,7 +107,7 @@ def test_cuda_pipeline_matches_the_cpu_pipeline(precision):
     against the fp32 CPU pipeline, on the demo's sample drive: the same detections, and each
     map correlates with its CPU map (0.98 or more). Maps refresh every frame so that both
     runs show fresh maps, not reuse decisions that a small difference may flip."""
-    from live_explain.io.sources import VideoFileSource
+    from live_explain.io.capture import VideoFileSource
     from live_explain.model.detector import Detector
     from live_explain.realtime.pipeline import Pipeline
     from live_explain.realtime.reuse import RefreshPolicy

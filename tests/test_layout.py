@@ -16,7 +16,7 @@ def test_library_never_imports_qt():
     assert offenders == []
     code = (
         "import sys, live_explain.cli.main, live_explain.realtime.pipeline, "
-        "live_explain.io.sources, live_explain.sinks.video, live_explain.model.loading, "
+        "live_explain.io.recognise, live_explain.sinks.video, live_explain.model.loading, "
         "live_explain.render.overlay;"
         "assert not [m for m in sys.modules if m.startswith(('PyQt', 'PySide'))]"
     )

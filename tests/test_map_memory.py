@@ -13,7 +13,7 @@ from process_memory import current_rss_mb, peak_since_reset_mb, reset_peak_rss
 from torch.nn import functional as F
 
 from live_explain.explain.align import frame_region, map_size_within
-from live_explain.io.sources import Frame
+from live_explain.io.frame import Frame
 from live_explain.model.detector import Detector
 from live_explain.model.loading import load_model
 from live_explain.monitor.signals import frame_signals

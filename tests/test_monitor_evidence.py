@@ -12,7 +12,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from live_explain.io.sources import Frame
+from live_explain.io.frame import Frame
 from live_explain.model.detector import Detections, Detector
 from live_explain.model.loading import load_model
 from live_explain.monitor.frame_monitor import FrameMonitor

@@ -5,7 +5,7 @@ import gc
 import pytest
 from process_memory import current_rss_mb, peak_since_reset_mb, reset_peak_rss
 
-from live_explain.io.sources import SyntheticSource
+from live_explain.io.synthetic_source import SyntheticSource
 from live_explain.model.detector import Detector
 from live_explain.model.loading import load_model
 from live_explain.realtime.bench import peak_rss_mb

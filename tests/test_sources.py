@@ -11,16 +11,11 @@ import pytest
 from conftest import CLIP_FRAMES, make_image, make_video
 
 from live_explain.errors import SourceError
-from live_explain.io import sources
-from live_explain.io.sources import (
-    FrameSource,
-    ReadFailure,
-    SourceState,
-    SyntheticSource,
-    natural_key,
-    open_source,
-    to_bgr_uint8,
-)
+from live_explain.io import source as sources
+from live_explain.io.images import natural_key, to_bgr_uint8
+from live_explain.io.recognise import open_source
+from live_explain.io.source import FrameSource, ReadFailure, SourceState
+from live_explain.io.synthetic_source import SyntheticSource
 
 
 def source_threads():

@@ -20,7 +20,8 @@ from PyQt6.QtWidgets import QApplication
 
 from live_explain.config import Settings
 from live_explain.errors import UserError
-from live_explain.io.sources import SourceState, open_source
+from live_explain.io.recognise import open_source
+from live_explain.io.source import SourceState
 from live_explain.sinks.output_files import write_atomic
 from live_explain.ui.main_window import MainWindow
 from live_explain.ui.notices import LogBridge

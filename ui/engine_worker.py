@@ -31,8 +31,9 @@ from PyQt6.QtCore import QThread, pyqtSignal
 from live_explain.config import Settings
 from live_explain.errors import UserError
 from live_explain.explain.methods import get_method
+from live_explain.io.recognise import open_source
 from live_explain.io.replay import ReplayReader, open_replay
-from live_explain.io.sources import FrameSource, SourceState, open_source
+from live_explain.io.source import FrameSource, SourceState
 from live_explain.monitor.frame_monitor import FrameMonitor
 from live_explain.realtime.pipeline import FrameResult, Pipeline
 from live_explain.sinks.recorder import FeedRecorder

@@ -30,7 +30,8 @@ from PyQt6.QtWidgets import (
 
 from live_explain.config import Settings
 from live_explain.errors import UserError
-from live_explain.io.sources import VideoFileSource, open_source
+from live_explain.io.capture import VideoFileSource
+from live_explain.io.recognise import open_source
 from live_explain.sinks.export import expected_frames, export_video
 from live_explain.sinks.video import H264Writer, check_output_path
 from live_explain.ui.loaded_model import LoadedModel, make_pipeline

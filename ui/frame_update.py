@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from live_explain.io.sources import SourceState
+from live_explain.io.source import SourceState
 from live_explain.model.detector import Detections
 from live_explain.realtime.pipeline import FrameResult
 

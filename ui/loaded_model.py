@@ -15,7 +15,7 @@ from torch import nn
 from live_explain.config import Settings, build_detector
 from live_explain.errors import UserError
 from live_explain.explain.layers import default_layer
-from live_explain.io.sources import FrameSource
+from live_explain.io.source import FrameSource
 from live_explain.model.detector import Detector
 from live_explain.model.loading import is_detector, load_model
 from live_explain.realtime.pipeline import Pipeline

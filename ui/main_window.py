@@ -31,7 +31,8 @@ from PyQt6.QtWidgets import (
 
 from live_explain.config import Settings
 from live_explain.errors import UserError
-from live_explain.io.sources import IMAGE_SUFFIXES, SourceState
+from live_explain.io.images import IMAGE_SUFFIXES
+from live_explain.io.source import SourceState
 from live_explain.model.detector import resolve_device
 from live_explain.sinks.recorder import RECORDINGS_DIR, default_recording_path
 from live_explain.ui.camera_menu import CameraMenu

@@ -13,7 +13,7 @@ import torch
 from live_explain.cli.options import add_settings_options, settings_from
 from live_explain.config import Settings, build_detector
 from live_explain.errors import UserError
-from live_explain.io.sources import read_image_file
+from live_explain.io.images import read_image_file
 from live_explain.render.overlay import blend_heat, draw_detections
 from live_explain.sinks import output_files
 from live_explain.sinks.video import check_output_path

@@ -140,7 +140,9 @@ def inference_workers(args: argparse.Namespace, device) -> int:
 def open_input(args: argparse.Namespace, *, realtime: bool = False):
     """The source that ``args`` name (``input`` or ``source``), with ``--start``/``--end``
     and ``--fps``; a synthetic scene without ``--max-frames`` gets a default length."""
-    from live_explain.io.sources import SyntheticSource, VideoFileSource, open_source
+    from live_explain.io.capture import VideoFileSource
+    from live_explain.io.recognise import open_source
+    from live_explain.io.synthetic_source import SyntheticSource
 
     start = getattr(args, "start", None)
     end = getattr(args, "end", None)

@@ -35,7 +35,7 @@ from live_explain.explain.family.base import smooth_saliency
 from live_explain.explain.hooks import capture_layers, find_layer, frozen_parameters
 from live_explain.explain.methods import Evidence, Method, get_method, normalise
 from live_explain.explain.selection import select_detections
-from live_explain.io.sources import UnsupportedImage, check_image_size
+from live_explain.io.images import UnsupportedImage, check_image_size
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Random access to the frames of a video file or an image folder, for replay.
 
-A :class:`~live_explain.io.sources.FrameSource` delivers frames in order through a producer
+A :class:`~live_explain.io.source.FrameSource` delivers frames in order through a producer
 thread; replay needs more: step one frame back, seek anywhere, play every frame at any
 speed. A reader does that in the calling thread::
 
@@ -25,16 +25,17 @@ import cv2
 import numpy as np
 
 from live_explain.errors import SourceError
-from live_explain.io.sources import (
-    DEFAULT_FOLDER_FPS,
+from live_explain.io.folder import DEFAULT_FOLDER_FPS
+from live_explain.io.frame import Frame
+from live_explain.io.images import (
     IMAGE_SUFFIXES,
-    Frame,
     UnsupportedImage,
     check_readable_file,
     decode_image,
     natural_key,
     to_bgr_uint8,
 )
+from live_explain.io.recognise import recognise
 
 log = logging.getLogger("live_explain")
 
@@ -186,12 +187,9 @@ def open_replay(
 ) -> ReplayReader | None:
     """A reader for a video file, an image folder or an image file; ``None`` for a live
     source (a camera index, a URL, ``synthetic``), which cannot be replayed."""
-    text = os.fspath(spec)
-    if text.strip().isdigit() or text == "synthetic" or "://" in text:
+    name = recognise(spec)
+    if not name.replayable:
         return None
-    path = Path(text)
-    if not path.exists():
-        raise SourceError(f"{path}: no such file or folder")
-    if path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES:
-        return FolderReplay(path, folder_fps)
-    return VideoReplay(path)
+    if name.kind == "folder":
+        return FolderReplay(name.path, folder_fps)
+    return VideoReplay(name.path)

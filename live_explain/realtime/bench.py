@@ -22,7 +22,7 @@ from torch import nn
 
 from live_explain.explain.detection import DetectionExplainer
 from live_explain.explain.selection import select_detections
-from live_explain.io.sources import FrameSource
+from live_explain.io.source import FrameSource
 from live_explain.model.detector import Detector, frame_to_tensor
 from live_explain.realtime.pipeline import Pipeline
 from live_explain.realtime.reuse import (

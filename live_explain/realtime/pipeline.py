@@ -36,7 +36,8 @@ import torch
 
 from live_explain.config import field_names
 from live_explain.explain.align import map_size_within
-from live_explain.io.sources import Frame, FrameSource
+from live_explain.io.frame import Frame
+from live_explain.io.source import FrameSource
 from live_explain.model.detector import Detections, Detector
 from live_explain.realtime.device_io import DeviceIO, Readback, frame_tensor_to_input
 from live_explain.realtime.reuse import MapCache, RefreshPolicy, SceneCutDetector

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from live_explain.errors import UserError
-from live_explain.io.sources import FrameSource
+from live_explain.io.source import FrameSource
 from live_explain.realtime.pipeline import FrameResult, Pipeline
 from live_explain.sinks.video import H264Writer
 
