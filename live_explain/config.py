@@ -46,13 +46,13 @@ def _colormaps() -> tuple[str, ...]:
 
 
 def _refresh_modes() -> tuple[str, ...]:
-    from live_explain.realtime.reuse import REFRESH_MODES
+    from live_explain.realtime.refresh_policy import REFRESH_MODES
 
     return REFRESH_MODES
 
 
 def _reuse_modes() -> tuple[str, ...]:
-    from live_explain.realtime.reuse import REUSE_MODES
+    from live_explain.realtime.refresh_policy import REUSE_MODES
 
     return REUSE_MODES
 
@@ -243,7 +243,7 @@ class Settings:
     def policy(self):
         """The :class:`~live_explain.realtime.reuse.RefreshPolicy` (raises UserError for a
         bad budget or fidelity)."""
-        from live_explain.realtime.reuse import RefreshPolicy
+        from live_explain.realtime.refresh_policy import RefreshPolicy
 
         return RefreshPolicy.from_options(
             self.refresh, self.smooth_alpha, self.explain_budget, self.reuse, self.reuse_fidelity

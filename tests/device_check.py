@@ -583,7 +583,7 @@ class DeviceCheck:
         has one: ``warp_map`` warps a CPU map with OpenCV (through NumPy and back, a host
         round trip that a GPU map never makes) and a GPU map with ``grid_sample``; checked,
         every map takes ``grid_sample``."""
-        from live_explain.realtime import reuse
+        from live_explain.realtime import map_motion as reuse
 
         plain = getattr(reuse, "warp_opencv", None)
         gpu = getattr(reuse, "warp_grid_sample", None)

@@ -11,7 +11,7 @@ from live_explain.io.frame import Frame
 from live_explain.model.detector import Detections
 from live_explain.monitor.events import Thresholds
 from live_explain.monitor.sink import DriveInfo, DriveMonitorSink
-from live_explain.realtime.pipeline import FrameResult
+from live_explain.realtime.results import FrameResult
 from live_explain.synthetic import DrivingScene
 from live_explain.synthetic.scene.constants import LABELS
 

@@ -23,7 +23,7 @@ from live_explain.model.loading import load_model
 from live_explain.realtime import pipeline as engine
 from live_explain.realtime.bench import measure_reuse
 from live_explain.realtime.pipeline import Pipeline
-from live_explain.realtime.reuse import RefreshPolicy
+from live_explain.realtime.refresh_policy import RefreshPolicy
 from live_explain.render import device as render_device
 from live_explain.render.device import blend_heat_tensor
 

@@ -15,19 +15,18 @@ from live_explain.io.frame import Frame
 from live_explain.model.detector import Detector, frame_to_tensor
 from live_explain.model.loading import load_model
 from live_explain.monitor.metrics import box_iou
-from live_explain.realtime.pipeline import Pipeline
-from live_explain.realtime.reuse import (
-    MapCache,
-    RefreshPolicy,
-    SceneCutDetector,
+from live_explain.realtime.map_motion import (
     box_warp,
     correlation,
     correlations,
-    parse_budget,
     warp_grid_sample,
     warp_map,
     warp_opencv,
 )
+from live_explain.realtime.pipeline import Pipeline
+from live_explain.realtime.refresh_policy import RefreshPolicy, parse_budget
+from live_explain.realtime.reuse import MapCache
+from live_explain.realtime.scene_cuts import SceneCutDetector
 from live_explain.realtime.tracking import IoUTracker
 from live_explain.render.device import blend_heat_tensor
 from live_explain.render.overlay import blend_heat, heat_layer

@@ -110,7 +110,7 @@ def test_cuda_pipeline_matches_the_cpu_pipeline(precision):
     from live_explain.io.capture import VideoFileSource
     from live_explain.model.detector import Detector
     from live_explain.realtime.pipeline import Pipeline
-    from live_explain.realtime.reuse import RefreshPolicy
+    from live_explain.realtime.refresh_policy import RefreshPolicy
 
     results = {}
     for device in ("cpu", "cuda"):

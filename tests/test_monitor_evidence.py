@@ -17,7 +17,7 @@ from live_explain.model.detector import Detections, Detector
 from live_explain.model.loading import load_model
 from live_explain.monitor.frame_monitor import FrameMonitor
 from live_explain.monitor.metrics import box_iou
-from live_explain.realtime.pipeline import FrameResult
+from live_explain.realtime.results import FrameResult
 from live_explain.synthetic import DrivingScene
 
 FRAMES = 5

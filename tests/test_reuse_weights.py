@@ -11,8 +11,9 @@ from test_explain_detection import correlation, road_image, small_model
 from live_explain.explain import DetectionExplainer
 from live_explain.model.detector import frame_to_tensor
 from live_explain.model.loading import load_model
-from live_explain.realtime.reuse import MapCache, RefreshPolicy
-from live_explain.realtime.reuse import correlation as map_correlation
+from live_explain.realtime.map_motion import correlation as map_correlation
+from live_explain.realtime.refresh_policy import RefreshPolicy
+from live_explain.realtime.reuse import MapCache
 from live_explain.realtime.tracking import IoUTracker
 from live_explain.synthetic import DrivingScene
 from live_explain.synthetic.demo_model import INPUT_SIZE

@@ -35,7 +35,8 @@ from live_explain.io.recognise import open_source
 from live_explain.io.replay import ReplayReader, open_replay
 from live_explain.io.source import FrameSource, SourceState
 from live_explain.monitor.frame_monitor import FrameMonitor
-from live_explain.realtime.pipeline import FrameResult, Pipeline
+from live_explain.realtime.pipeline import Pipeline
+from live_explain.realtime.results import FrameResult
 from live_explain.sinks.recorder import FeedRecorder
 from live_explain.ui.frame_update import (
     FrameUpdate,

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from live_explain.io.source import SourceState
 from live_explain.model.detector import Detections
-from live_explain.realtime.pipeline import FrameResult
+from live_explain.realtime.results import FrameResult
 
 
 @dataclass(frozen=True)

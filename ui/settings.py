@@ -9,7 +9,7 @@ from PyQt6.QtCore import QByteArray, QSettings
 
 from live_explain.config import Settings, field_names
 from live_explain.model.names import DRIVING_CLASSES
-from live_explain.realtime.reuse import REFRESH_MODES
+from live_explain.realtime.refresh_policy import REFRESH_MODES
 
 RECENT_LIMIT = 8
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0)

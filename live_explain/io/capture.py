@@ -24,6 +24,16 @@ from live_explain.io.source import (
 log = logging.getLogger("live_explain")
 
 
+def timeout_params(timeout_ms: int) -> list[int]:
+    """OpenCV's open and read timeouts, as ``VideoCapture`` takes them."""
+    return [
+        cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+        timeout_ms,
+        cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+        timeout_ms,
+    ]
+
+
 class _CaptureSource(FrameSource):
     """A source read through ``cv2.VideoCapture``."""
 
@@ -140,13 +150,7 @@ class CameraSource(_CaptureSource):
         return f"camera {self.index}"
 
     def _open(self) -> None:
-        params = [
-            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
-            self.timeout_ms,
-            cv2.CAP_PROP_READ_TIMEOUT_MSEC,
-            self.timeout_ms,
-        ]
-        cap = cv2.VideoCapture(self.index, cv2.CAP_ANY, params)
+        cap = cv2.VideoCapture(self.index, cv2.CAP_ANY, timeout_params(self.timeout_ms))
         self._capture_opened(cap, f"camera {self.index} could not be opened (no such camera?)")
         self.expected_frames = None
         self._t0 = time.monotonic()
@@ -179,13 +183,7 @@ class StreamSource(_CaptureSource):
         return self.url
 
     def _open(self) -> None:
-        params = [
-            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
-            self.timeout_ms,
-            cv2.CAP_PROP_READ_TIMEOUT_MSEC,
-            self.timeout_ms,
-        ]
-        cap = cv2.VideoCapture(self.url, cv2.CAP_FFMPEG, params)
+        cap = cv2.VideoCapture(self.url, cv2.CAP_FFMPEG, timeout_params(self.timeout_ms))
         self._capture_opened(cap, f"{self.url}: could not connect or no video stream found")
         if self._thread is None:  # first open decides whether the stream is live
             self.live = self.expected_frames is None

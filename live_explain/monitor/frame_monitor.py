@@ -22,7 +22,7 @@ from live_explain.monitor.events import Event, EventDetector, Thresholds
 from live_explain.monitor.signals import FrameSignals, frame_signals
 
 if TYPE_CHECKING:
-    from live_explain.realtime.pipeline import FrameResult
+    from live_explain.realtime.results import FrameResult
 
 
 @dataclass(frozen=True)

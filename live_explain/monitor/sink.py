@@ -46,7 +46,7 @@ from live_explain.sinks.output_files import OutputFile
 
 if TYPE_CHECKING:
     from live_explain.monitor.events import Thresholds
-    from live_explain.realtime.pipeline import FrameResult
+    from live_explain.realtime.results import FrameResult
 
 log = logging.getLogger("live_explain")
 

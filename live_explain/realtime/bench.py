@@ -24,14 +24,11 @@ from live_explain.explain.detection import DetectionExplainer
 from live_explain.explain.selection import select_detections
 from live_explain.io.source import FrameSource
 from live_explain.model.detector import Detector, frame_to_tensor
+from live_explain.realtime.map_motion import correlation, warp_map
 from live_explain.realtime.pipeline import Pipeline
-from live_explain.realtime.reuse import (
-    MapCache,
-    RefreshPolicy,
-    SceneCutDetector,
-    correlation,
-    warp_map,
-)
+from live_explain.realtime.refresh_policy import RefreshPolicy
+from live_explain.realtime.reuse import MapCache
+from live_explain.realtime.scene_cuts import SceneCutDetector
 from live_explain.realtime.tracking import IoUTracker
 from live_explain.render.overlay import box_pixels
 from live_explain.sinks.video import H264Writer

@@ -40,7 +40,17 @@ from live_explain.io.frame import Frame
 from live_explain.io.source import FrameSource
 from live_explain.model.detector import Detections, Detector
 from live_explain.realtime.device_io import DeviceIO, Readback, frame_tensor_to_input
-from live_explain.realtime.reuse import MapCache, RefreshPolicy, SceneCutDetector
+from live_explain.realtime.refresh_policy import RefreshPolicy
+from live_explain.realtime.results import FrameResult, StageTimer
+from live_explain.realtime.reuse import MapCache
+from live_explain.realtime.scene_cuts import SceneCutDetector
+from live_explain.realtime.threads import (
+    END,
+    FrameFeed,
+    drain,
+    get_unless_stopped,
+    put_unless_stopped,
+)
 from live_explain.realtime.tracking import IoUTracker
 from live_explain.render.device import blend_heat_tensor
 from live_explain.render.overlay import RenderStyle, draw_detections, row_of_track
@@ -59,35 +69,15 @@ MAP_SIDE = 480
 
 
 @dataclass(frozen=True)
-class FrameResult:
-    """What the pipeline made of one frame; immutable so it can cross threads.
+class _Seen:
+    """A frame's detections on the host, with their tracks: what the map stages read."""
 
-    ``latency_ms``: from the frame's capture (live sources) or from inference taking it
-    (files, which decode ahead) to its overlay being ready; ``dropped``: frames
-    the source dropped so far (``latest`` policy); ``source_state``: the source's state.
-    """
-
-    frame: Frame
-    detections: Detections
-    overlay: np.ndarray  # (H, W, 3) BGR uint8, the frame with heatmaps and boxes drawn
-    timings_ms: dict[str, float]
-    latency_ms: float = 0.0
-    dropped: int = 0
-    source_state: str = ""
-    ready_s: float = 0.0  # time.perf_counter() when the overlay was ready
-
-
-class StageTimer:
-    """Wall-clock milliseconds per named stage of one frame."""
-
-    def __init__(self) -> None:
-        self.ms: dict[str, float] = {}
-        self._t = time.perf_counter()
-
-    def lap(self, stage: str) -> None:
-        now = time.perf_counter()
-        self.ms[stage] = self.ms.get(stage, 0.0) + (now - self._t) * 1000.0
-        self._t = now
+    ids: np.ndarray
+    boxes: np.ndarray
+    labels: np.ndarray
+    scores: np.ndarray
+    index: int
+    cut: bool  # a scene cut before this frame
 
 
 @dataclass
@@ -106,51 +96,6 @@ class _Inferred:
     style: RenderStyle
     timings_ms: dict[str, float]
     started_s: float  # when the infer stage took the frame
-
-
-_END = object()
-
-
-class _Turns:
-    """Frame-order turns for parallel inference workers: ``wait(seq)`` returns once the
-    frames before ``seq`` are ``done`` (False if stopped first)."""
-
-    def __init__(self) -> None:
-        self._next = 0
-        self._changed = threading.Condition()
-
-    def wait(self, seq: int, stop: threading.Event) -> bool:
-        with self._changed:
-            while self._next < seq and not stop.is_set():
-                self._changed.wait(0.1)
-        return not stop.is_set()
-
-    def done(self, seq: int) -> None:
-        with self._changed:
-            self._next = max(self._next, seq + 1)
-            self._changed.notify_all()
-
-
-class _Feed:
-    """The frames, handed out with their sequence numbers to whichever worker is free."""
-
-    def __init__(self, frames: Iterator[Frame]) -> None:
-        self._frames = frames
-        self._lock = threading.Lock()
-        self._seq = 0
-        self._ended = False
-        self.turns = _Turns()
-
-    def take(self) -> tuple[int, Frame | None]:
-        with self._lock:
-            seq, self._seq = self._seq, self._seq + 1
-            return seq, next(self._frames, None)
-
-    def finish(self) -> bool:
-        """True for the first worker to see the end (it alone sends the end mark)."""
-        with self._lock:
-            first, self._ended = not self._ended, True
-            return first
 
 
 class Pipeline:
@@ -242,7 +187,7 @@ class Pipeline:
             return
         to_render: queue.Queue = queue.Queue(QUEUE_SIZE)
         results: queue.Queue = queue.Queue(QUEUE_SIZE)
-        feed = _Feed(self._frames())
+        feed = FrameFeed(self._frames())
         workers = [
             threading.Thread(
                 target=self._infer_loop, args=(to_render, feed), name=f"infer-{i}", daemon=True
@@ -261,8 +206,8 @@ class Pipeline:
             worker.start()
         try:
             while True:
-                item = _get(results, self._stop)
-                if item is None or item is _END:  # stopped (stop()) or finished
+                item = get_unless_stopped(results, self._stop)
+                if item is None or item is END:  # stopped (stop()) or finished
                     return
                 if isinstance(item, BaseException):
                     raise item
@@ -271,11 +216,11 @@ class Pipeline:
             self._stop.set()
             self.source.close()  # unblocks a producer waiting on a full buffer
             for q in (to_render, results):  # unblock stages waiting on a full queue
-                _drain(q)
+                drain(q)
             for worker in workers:
                 worker.join(timeout=5.0)
-                _drain(to_render)
-                _drain(results)
+                drain(to_render)
+                drain(results)
             torch.set_num_threads(threads)
 
     def _frames(self) -> Iterator[Frame]:
@@ -291,7 +236,7 @@ class Pipeline:
         for frame in self._frames():
             yield self.process(frame)
 
-    def _infer_loop(self, out: queue.Queue, feed: _Feed) -> None:
+    def _infer_loop(self, out: queue.Queue, feed: FrameFeed) -> None:
         """One inference worker. With several, each takes the next frame and their forward
         passes overlap, while the order-dependent steps (scene cuts, tracking, the map cache,
         the hand-over to render) take turns in frame order."""
@@ -300,32 +245,32 @@ class Pipeline:
                 seq, frame = feed.take()
                 if frame is None:
                     if feed.turns.wait(seq, self._stop) and feed.finish():
-                        _put(out, _END, self._stop)
+                        put_unless_stopped(out, END, self._stop)
                     feed.turns.done(seq)
                     return
                 try:
                     item = self._infer(frame, lambda seq=seq: feed.turns.wait(seq, self._stop))
-                    if not self._stop.is_set() and not _put(out, item, self._stop):
+                    if not self._stop.is_set() and not put_unless_stopped(out, item, self._stop):
                         return
                 finally:
                     feed.turns.done(seq)
         except BaseException as error:  # handed to the caller's thread
-            _put(out, error, self._stop)
+            put_unless_stopped(out, error, self._stop)
 
     def _render_loop(self, inbox: queue.Queue, out: queue.Queue) -> None:
         while True:
-            item = _get(inbox, self._stop)
+            item = get_unless_stopped(inbox, self._stop)
             if item is None:
                 return
-            if item is _END or isinstance(item, BaseException):
-                _put(out, item, self._stop)
+            if item is END or isinstance(item, BaseException):
+                put_unless_stopped(out, item, self._stop)
                 return
             try:
                 result = self._render(item)
             except BaseException as error:
-                _put(out, error, self._stop)
+                put_unless_stopped(out, error, self._stop)
                 return
-            if not _put(out, result, self._stop):
+            if not put_unless_stopped(out, result, self._stop):
                 return
 
     # -- stages --------------------------------------------------------------------------
@@ -367,7 +312,7 @@ class Pipeline:
         """Detect, explain, track and compose one frame. ``wait_turn()`` (parallel workers)
         blocks until the previous frame's order-dependent steps are done."""
         in_order = self._apply_pending()
-        detector, style, cache = self.detector, self.style, self.cache
+        detector, style = self.detector, self.style
         timer = StageTimer()
         started = timer._t
         timer.ms["wait_source"] = (started - frame.captured_s) * 1000.0
@@ -376,11 +321,7 @@ class Pipeline:
             frame_u8 = self.io.upload(frame.image, slot)
             image = frame_tensor_to_input(frame_u8)
             timer.lap("upload")
-            height, width = frame.image.shape[:2]
-            map_size = (height, width)
-            if self.map_side is not None:
-                map_size = map_size_within(map_size, self.map_side)
-            scale = (map_size[1] / width, map_size[0] / height)
+            map_size = self._map_size(frame)
             step = detector.explainer.forward(image, map_size)
             timer.lap("detect")
             # The detections' one readback (K boxes, labels, scores): tracking and the plan
@@ -394,51 +335,11 @@ class Pipeline:
                 in_order()
             scene_cut = self.cuts(frame.image)
             ids = self.tracker.update(boxes, labels, scores)
-            if not step.method.makes_maps:
-                maps, refreshed = None, np.zeros(len(ids), bool)
-                timer.lap("reuse")
-            else:
-                rows = cache.plan(ids, boxes, labels, scores, frame.index, scene_cut)
-                fresh = step.explain(rows)
-                timer.lap("explain")
-                cache.note_cost(fresh.ms, len(rows))
-                reform_rows, weights = cache.reform_request(ids, labels, rows, scene_cut)
-                reformed = None
-                if reform_rows:
-                    reformed = dict(zip(reform_rows, step.remap(weights), strict=True))
-                maps, refreshed = cache.compose(
-                    ids,
-                    boxes,
-                    labels,
-                    scores,
-                    rows,
-                    fresh.maps,
-                    frame.index,
-                    scene_cut,
-                    fresh.weights,
-                    reformed,
-                    scale,
-                )
-                timer.lap("reuse")
+            seen = _Seen(ids, boxes, labels, scores, frame.index, scene_cut)
+            maps, refreshed = self._maps(step, seen, map_size, frame.size, timer)
             readback = None
             if self.io.cuda:  # colour and blend on the GPU, then one readback
-                chosen = row_of_track(ids, style.selected)
-                overlay = frame_u8
-                if maps is not None and len(ids):
-                    overlay = blend_heat_tensor(
-                        frame_u8,
-                        maps,
-                        boxes,
-                        scores,
-                        style.colormap,
-                        style.alpha,
-                        style.merged,
-                        chosen,
-                    )
-                tensors = {"overlay": overlay}
-                if maps is not None:
-                    tensors["maps"] = maps.half()
-                readback = self.io.readback(tensors, slot)
+                readback = self._blend_on_device(frame_u8, maps, seen, style, slot)
                 maps = None
                 timer.lap("blend_gpu")
         for key, value in step.timings_ms.items():
@@ -457,6 +358,65 @@ class Pipeline:
             timer.ms,
             started,
         )
+
+    def _map_size(self, frame: Frame) -> tuple[int, int]:
+        """(h, w) of this frame's maps: the frame's, within :data:`MAP_SIDE` on the long side."""
+        size = frame.image.shape[:2]
+        return size if self.map_side is None else map_size_within(size, self.map_side)
+
+    def _maps(self, step, seen: _Seen, map_size, frame_size, timer: StageTimer):
+        """The maps to show (fresh, re-formed from kept weights, or moved with their boxes)
+        and which were refreshed: the refresh plan, one batched explanation, the re-formed
+        maps, then the cache's composition."""
+        cache = self.cache
+        if not step.method.makes_maps:
+            timer.lap("reuse")
+            return None, np.zeros(len(seen.ids), bool)
+        rows = cache.plan(seen.ids, seen.boxes, seen.labels, seen.scores, seen.index, seen.cut)
+        fresh = step.explain(rows)
+        timer.lap("explain")
+        cache.note_cost(fresh.ms, len(rows))
+        reform_rows, weights = cache.reform_request(seen.ids, seen.labels, rows, seen.cut)
+        reformed = None
+        if reform_rows:
+            reformed = dict(zip(reform_rows, step.remap(weights), strict=True))
+        width, height = frame_size
+        maps, refreshed = cache.compose(
+            seen.ids,
+            seen.boxes,
+            seen.labels,
+            seen.scores,
+            rows,
+            fresh.maps,
+            seen.index,
+            seen.cut,
+            fresh.weights,
+            reformed,
+            (map_size[1] / width, map_size[0] / height),
+        )
+        timer.lap("reuse")
+        return maps, refreshed
+
+    def _blend_on_device(self, frame_u8, maps, seen: _Seen, style: RenderStyle, slot) -> Readback:
+        """Colour and blend the heat on the GPU; the overlay (and the maps, in half precision)
+        start their way back to the host."""
+        overlay = frame_u8
+        if maps is not None and len(seen.ids):
+            chosen = row_of_track(seen.ids, style.selected)
+            overlay = blend_heat_tensor(
+                frame_u8,
+                maps,
+                seen.boxes,
+                seen.scores,
+                style.colormap,
+                style.alpha,
+                style.merged,
+                chosen,
+            )
+        tensors = {"overlay": overlay}
+        if maps is not None:
+            tensors["maps"] = maps.half()
+        return self.io.readback(tensors, slot)
 
     def _render(self, item: _Inferred) -> FrameResult:
         timer = StageTimer()
@@ -508,31 +468,3 @@ class Pipeline:
 
 def _without_maps(detections: Detections) -> Detections:
     return dataclasses.replace(detections, heatmaps=None)
-
-
-def _put(q: queue.Queue, item, stop: threading.Event) -> bool:
-    """Put ``item`` unless asked to stop; ``False`` when stopped."""
-    while True:
-        try:
-            q.put(item, timeout=0.1)
-            return True
-        except queue.Full:
-            if stop.is_set():
-                return False
-
-
-def _get(q: queue.Queue, stop: threading.Event):
-    while True:
-        try:
-            return q.get(timeout=0.1)
-        except queue.Empty:
-            if stop.is_set():
-                return None
-
-
-def _drain(q: queue.Queue) -> None:
-    while True:
-        try:
-            q.get_nowait()
-        except queue.Empty:
-            return

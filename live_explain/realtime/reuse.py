@@ -39,205 +39,18 @@ box always made the detector's box jitter into flicker: on the real clip with ra
 
 from __future__ import annotations
 
-import dataclasses
-import re
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 import torch
 
-from live_explain.errors import UserError
-
-REFRESH_MODES = ("adaptive", "every-frame")
-REUSE_MODES = ("weights", "warp")
-
-
-@dataclass(frozen=True)
-class RefreshPolicy:
-    """When a track's map is recomputed; see the module docstring."""
-
-    mode: str = "adaptive"
-    move: float = 0.08  # centre shift, as a share of the box's size
-    scale: float = 0.12  # relative change of width or height
-    score: float = 0.15  # absolute change of the score
-    max_age: int = 12  # frames: the longest reuse window
-    fidelity: float = 0.95  # target of each check of reuse against a refresh; 0: fixed windows
-    first_window: int = 1  # frames: the reuse window of a new track
-    max_refreshes: int | None = None  # per frame
-    budget_ms: float | None = None  # per frame, from the measured cost of one map
-    smooth_alpha: float = 0.6  # weight of the current map in the moving average; 1 = off
-    reset_corr: float = 0.5
-    jitter: float = 0.02  # box changes below this share of its size do not move the map
-    reuse: str = "weights"  # how a kept explanation is shown: see the module docstring
-
-    def __post_init__(self) -> None:
-        if self.mode not in REFRESH_MODES:
-            raise UserError(f"--refresh {self.mode}: use one of {', '.join(REFRESH_MODES)}")
-        if self.reuse not in REUSE_MODES:
-            raise UserError(f"--reuse {self.reuse}: use one of {', '.join(REUSE_MODES)}")
-        if not 0.0 < self.smooth_alpha <= 1.0:
-            raise UserError(f"--smooth-alpha {self.smooth_alpha}: must be in (0, 1]")
-        if not 0.0 <= self.fidelity <= 1.0:
-            raise UserError(f"--reuse-fidelity {self.fidelity}: must be between 0 and 1")
-
-    def start_window(self) -> int:
-        """The reuse window of a new track."""
-        if self.fidelity <= 0.0:
-            return self.max_age
-        return max(1, min(self.first_window, self.max_age))
-
-    def next_window(self, window: int, fidelity: float, record: float | None) -> int:
-        """The window after a refresh that found reuse's map at ``fidelity`` to the fresh one,
-        given the track's ``record`` (the running average of such findings, this one in):
-        halved at a miss, doubled only while the record holds too (a track whose maps come and
-        go passes now and then, and must not be trusted for it)."""
-        if self.fidelity <= 0.0:
-            return self.max_age
-        if fidelity < self.fidelity or (record is not None and record < self.fidelity):
-            return max(window // 2, 1)
-        return min(window * 2, self.max_age)
-
-    def with_options(self, **options) -> RefreshPolicy:
-        """This policy with settings changed, by their option names (``refresh``,
-        ``smooth_alpha``, ``explain_budget``, ``reuse``, ``reuse_fidelity``; UserError for a
-        bad value): the CLI, the app and a running pipeline all make theirs here."""
-        unknown = set(options) - set(OPTION_FIELDS) - {"explain_budget"}
-        if unknown:
-            raise ValueError(f"unknown refresh options: {', '.join(sorted(unknown))}")
-        fields = {OPTION_FIELDS[k]: v for k, v in options.items() if k in OPTION_FIELDS}
-        if "explain_budget" in options:
-            fields["max_refreshes"], fields["budget_ms"] = parse_budget(options["explain_budget"])
-        return dataclasses.replace(self, **fields)
-
-    @classmethod
-    def from_options(
-        cls,
-        refresh: str,
-        smooth_alpha: float,
-        explain_budget: str | None,
-        reuse: str = "weights",
-        fidelity: float = 0.95,
-    ) -> RefreshPolicy:
-        """The policy of ``--refresh``, ``--smooth-alpha``, ``--explain-budget``, ``--reuse``
-        and ``--reuse-fidelity`` (UserError for a bad one)."""
-        return cls().with_options(
-            refresh=refresh,
-            smooth_alpha=smooth_alpha,
-            explain_budget=explain_budget,
-            reuse=reuse,
-            reuse_fidelity=fidelity,
-        )
-
-
-# The settings' names of the policy's fields (``explain_budget`` sets two of them).
-OPTION_FIELDS = {
-    "refresh": "mode",
-    "smooth_alpha": "smooth_alpha",
-    "reuse": "reuse",
-    "reuse_fidelity": "fidelity",
-}
-MAX_BUDGET = 1e6  # refreshes or milliseconds per frame: far beyond any real frame
-
-
-def parse_budget(text: str | None) -> tuple[int | None, float | None]:
-    """``--explain-budget``: ``N`` refreshes per frame, or ``MSms`` milliseconds per frame."""
-    if text is None:
-        return None, None
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms)?\s*", text)
-    if not match:
-        raise UserError(f"--explain-budget {text}: give a count (3) or milliseconds (25ms)")
-    value, unit = float(match.group(1)), match.group(2)
-    if value > MAX_BUDGET:
-        raise UserError(f"--explain-budget {text.strip()[:40]}: at most {MAX_BUDGET:g}")
-    if unit:
-        return None, value
-    if value != int(value) or value < 1:
-        raise UserError(f"--explain-budget {text}: a count of refreshes must be a whole number ≥ 1")
-    return int(value), None
-
-
-def box_warp(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """2x3 affine matrix taking box ``src`` onto box ``dst`` (both xyxy)."""
-    sx = (dst[2] - dst[0]) / max(src[2] - src[0], 1e-6)
-    sy = (dst[3] - dst[1]) / max(src[3] - src[1], 1e-6)
-    return np.array([[sx, 0.0, dst[0] - sx * src[0]], [0.0, sy, dst[1] - sy * src[1]]], np.float32)
-
-
-def warp_map(heatmap: torch.Tensor, src: np.ndarray, dst: np.ndarray) -> torch.Tensor:
-    """``heatmap`` (H, W) moved and scaled with its box from ``src`` to ``dst``; zero outside.
-
-    OpenCV's ``warpAffine`` on the CPU (on a view, no copy); ``grid_sample`` with the same
-    pixel-centre convention on a GPU, so the map stays on the device.
-    """
-    if np.allclose(src, dst):
-        return heatmap
-    matrix = box_warp(src, dst)
-    if heatmap.device.type == "cpu":
-        return warp_opencv(heatmap, matrix)
-    return warp_grid_sample(heatmap, matrix)
-
-
-def warp_opencv(heatmap: torch.Tensor, matrix: np.ndarray) -> torch.Tensor:
-    """Affine warp of a CPU map with OpenCV (bilinear, zero outside)."""
-    height, width = heatmap.shape
-    warped = cv2.warpAffine(
-        heatmap.numpy(),
-        matrix,
-        (width, height),
-        flags=cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_CONSTANT,
-        borderValue=0.0,
-    )
-    return torch.from_numpy(warped)
-
-
-def warp_grid_sample(heatmap: torch.Tensor, matrix: np.ndarray) -> torch.Tensor:
-    """The same axis-aligned warp as :func:`warp_opencv` with ``grid_sample`` (any device)."""
-    height, width = heatmap.shape
-    (sx, _, tx), (_, sy, ty) = matrix.tolist()
-    xs = (torch.arange(width, device=heatmap.device, dtype=torch.float32) - tx) / sx
-    ys = (torch.arange(height, device=heatmap.device, dtype=torch.float32) - ty) / sy
-    gx = 2.0 * xs / max(width - 1, 1) - 1.0
-    gy = 2.0 * ys / max(height - 1, 1) - 1.0
-    grid = torch.stack(torch.meshgrid(gy, gx, indexing="ij")[::-1], dim=-1)[None]
-    warped = torch.nn.functional.grid_sample(
-        heatmap[None, None].float(), grid, mode="bilinear", padding_mode="zeros", align_corners=True
-    )
-    return warped[0, 0].to(heatmap.dtype)
-
-
-def correlations(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Pearson correlation of each pair of maps ``a[i]``, ``b[i]`` (n, ...) -> (n,) float64, on
-    their device (one result for the whole batch, no host round trip per map); as
-    :func:`correlation` for constant maps."""
-    a, b = a.flatten(1).double(), b.flatten(1).double()
-    a, b = a - a.mean(dim=1, keepdim=True), b - b.mean(dim=1, keepdim=True)
-    denom = torch.sqrt((a * a).sum(dim=1) * (b * b).sum(dim=1))
-    equal = (a - b).abs().amax(dim=1) <= 1e-8 + 1e-5 * b.abs().amax(dim=1)
-    flat = torch.where(equal, 1.0, 0.0).to(a.dtype)
-    return torch.where(denom > 0, (a * b).sum(dim=1) / denom.clamp_min(1e-300), flat)
-
-
-def coarse_correlations(pairs: list[tuple[torch.Tensor, torch.Tensor]]) -> list[float]:
-    """:func:`correlations` of map pairs on every fourth pixel each way (enough to tell a
-    new look), in one batch on the second maps' device."""
-    if not pairs:
-        return []
-    coarse = (slice(None), slice(None, None, 4), slice(None, None, 4))
-    first = torch.stack([a for a, _ in pairs])[coarse]
-    second = torch.stack([b for _, b in pairs])[coarse]
-    return correlations(first.to(second.device), second).tolist()
-
-
-def correlation(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Pearson correlation of two maps (1.0 when both are constant and equal)."""
-    a, b = a.flatten().double(), b.flatten().double()
-    a, b = a - a.mean(), b - b.mean()
-    denom = torch.sqrt((a * a).sum() * (b * b).sum())
-    if float(denom) == 0.0:
-        return 1.0 if bool(torch.allclose(a, b)) else 0.0
-    return float((a * b).sum() / denom)
+from live_explain.realtime.map_motion import (
+    coarse_correlations,
+    warp_map,
+)
+from live_explain.realtime.refresh_policy import (
+    RefreshPolicy,
+)
 
 
 def is_stale(
@@ -462,8 +275,41 @@ class MapCache:
         looks = [] if scene_cut else self._look_rows(track_ids, fresh, frame)
         formed = self.reused(track_ids, boxes, kept_rows + checked, reformed, map_scale)
         kept = {row: formed[row] for row in kept_rows if row in formed}
-        # Reuse's map against the fresh one (windows), the last shown against the fresh one
-        # (smoothing resets): one batched correlation, one host round trip per frame.
+        new_look = self._check_reuse(track_ids, fresh_maps, fresh, formed, checked, looks)
+        alpha = self.policy.smooth_alpha
+        for row in range(count):
+            tid, box = int(track_ids[row]), np.asarray(boxes[row], np.float32)
+            state = self.tracks.get(tid)
+            reformed_now = False
+            if row in fresh:
+                i = fresh[row]
+                weights = {k: w[i] for k, w in fresh_weights.items()} if fresh_weights else None
+                seen = (box, int(labels[row]), float(scores[row]), frame, scene_cut)
+                state = self._refreshed(tid, state, fresh_maps[i], weights, seen)
+                current, refreshed[row] = fresh_maps[i], True
+            elif row in kept:
+                current, reformed_now = kept[row]
+            else:  # over budget and never explained: nothing to show yet
+                continue
+            previous = None
+            if state.shown is not None and not scene_cut and alpha < 1.0 and frame > state.seen:
+                if refreshed[row] or reformed_now:  # on this frame's activations, like the last
+                    previous = None if row in new_look else state.shown
+                else:  # the last map moved with the box: move the last shown one alike
+                    previous = self._follow(state.shown, state.shown_box, box, map_scale)
+            out = current if previous is None else alpha * current + (1.0 - alpha) * previous
+            shown[row] = out
+            anchor = box  # the box the shown map is aligned with
+            if not (refreshed[row] or reformed_now) and self._jitters(state.shown_box, box):
+                anchor = state.shown_box  # the map stayed put: keep its anchor
+            state.shown, state.shown_box, state.seen = out, anchor, frame
+        self._forget_old(frame)
+        return shown, refreshed
+
+    def _check_reuse(self, track_ids, fresh_maps, fresh, formed, checked, looks) -> set[int]:
+        """Reuse's map against the fresh one (sets each checked track's window), and the last
+        shown map against the fresh one: one batched correlation, one host round trip per
+        frame. Returns the rows whose fresh map is a new look (smoothing starts again)."""
         found = coarse_correlations(
             [(formed[row][0], fresh_maps[fresh[row]]) for row in checked]
             + [(self.tracks[int(track_ids[row])].shown, fresh_maps[fresh[row]]) for row in looks]
@@ -472,55 +318,29 @@ class MapCache:
             state = self.tracks[int(track_ids[row])]
             state.record = score if state.record is None else 0.5 * (state.record + score)
             state.window = self.policy.next_window(state.window, score, state.record)
-        new_look = {
+        return {
             row
             for row, c in zip(looks, found[len(checked) :], strict=True)
             if c < self.policy.reset_corr
         }
-        alpha = self.policy.smooth_alpha
-        for row in range(count):
-            tid, box = int(track_ids[row]), np.asarray(boxes[row], np.float32)
-            state = self.tracks.get(tid)
-            reformed = False
-            if row in fresh:
-                current = fresh_maps[fresh[row]]
-                weights = None
-                if fresh_weights:
-                    weights = {k: w[fresh[row]] for k, w in fresh_weights.items()}
-                refreshed[row] = True
-                # A copy of its own: a view would keep the whole batch of fresh maps alive
-                # for as long as this track reuses it.
-                kept_map = current.clone()
-                if state is None:
-                    window = self.policy.start_window()
-                    state = _TrackMap(
-                        kept_map, box, int(labels[row]), float(scores[row]), frame, window=window
-                    )
-                    self.tracks[tid] = state
-                else:
-                    if scene_cut or state.label != int(labels[row]):  # a new look: start again
-                        state.window, state.record = self.policy.start_window(), None
-                    state.heatmap, state.box, state.frame = kept_map, box, frame
-                    state.label, state.score = int(labels[row]), float(scores[row])
-                state.weights = weights
-            elif row in kept:
-                current, reformed = kept[row]
-            else:  # over budget and never explained: nothing to show yet
-                continue
-            previous = None
-            if state.shown is not None and not scene_cut and alpha < 1.0 and frame > state.seen:
-                if refreshed[row] or reformed:  # on this frame's activations, like the last
-                    previous = None if row in new_look else state.shown
-                else:  # the last map moved with the box: move the last shown one alike
-                    previous = self._follow(state.shown, state.shown_box, box, map_scale)
-            out = current if previous is None else alpha * current + (1.0 - alpha) * previous
-            shown[row] = out
-            anchor = box  # the box the shown map is aligned with
-            if not (refreshed[row] or reformed) and self._jitters(state.shown_box, box):
-                anchor = state.shown_box  # the map stayed put: keep its anchor
-            state.shown, state.shown_box, state.seen = out, anchor, frame
-        self._forget_old(frame)
-        return shown, refreshed
+
+    def _refreshed(self, tid, state, current, weights, seen) -> _TrackMap:
+        """The track's state after a refresh (``seen``: its box, label, score, the frame and
+        whether it follows a scene cut). It keeps a copy of its own of the fresh map: a view
+        would keep the whole batch of fresh maps alive for as long as the track reuses it."""
+        box, label, score, frame, scene_cut = seen
+        kept_map = current.clone()
+        if state is None:
+            window = self.policy.start_window()
+            state = _TrackMap(kept_map, box, label, score, frame, window=window)
+            self.tracks[tid] = state
+        else:
+            if scene_cut or state.label != label:  # a new look: start again
+                state.window, state.record = self.policy.start_window(), None
+            state.heatmap, state.box, state.frame = kept_map, box, frame
+            state.label, state.score = label, score
+        state.weights = weights
+        return state
 
     def _forget_old(self, frame: int) -> None:
         """Drop tracks missing for more than ``keep_missing`` frames, and the least recently
@@ -537,21 +357,3 @@ class MapCache:
             missing = state.seen < frame and state.shown is not None
             if missing and state.shown._base is not None:  # a view into an older frame's maps
                 state.shown = state.shown.clone()
-
-
-class SceneCutDetector:
-    """A cut is a large mean change between small grey thumbnails of consecutive frames."""
-
-    def __init__(self, threshold: float = 40.0) -> None:
-        self.threshold = threshold
-        self._last: np.ndarray | None = None
-
-    def reset(self) -> None:
-        self._last = None
-
-    def __call__(self, image_bgr: np.ndarray) -> bool:
-        grey = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY)
-        thumb = cv2.resize(grey, (64, 36), interpolation=cv2.INTER_AREA).astype(np.float32)
-        cut = self._last is not None and float(np.abs(thumb - self._last).mean()) > self.threshold
-        self._last = thumb
-        return cut

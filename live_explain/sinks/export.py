@@ -17,7 +17,8 @@ from pathlib import Path
 
 from live_explain.errors import UserError
 from live_explain.io.source import FrameSource
-from live_explain.realtime.pipeline import FrameResult, Pipeline
+from live_explain.realtime.pipeline import Pipeline
+from live_explain.realtime.results import FrameResult
 from live_explain.sinks.video import H264Writer
 
 
