@@ -15,7 +15,7 @@ import pytest
 from monitor_drives import write_truth_drive
 
 from live_explain.cli.main import main
-from live_explain.monitor.runlog import read_log
+from live_explain.monitor.log_reader import read_log
 
 CHROMIUM = Path("/usr/bin/chromium")
 

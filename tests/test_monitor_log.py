@@ -9,13 +9,13 @@ from monitor_drives import FLIP_FRAME, GONE_FRAMES, truth_results, write_truth_d
 from live_explain.errors import UserError
 from live_explain.monitor.events import Thresholds
 from live_explain.monitor.frame_monitor import FrameMonitor
+from live_explain.monitor.log_reader import read_log
 from live_explain.monitor.runlog import (
     SCHEMA_VERSION,
     LogError,
     faithfulness_json,
     frame_json,
     header_json,
-    read_log,
 )
 from live_explain.monitor.sink import DriveInfo, DriveMonitorSink
 

@@ -7,8 +7,8 @@ from monitor_drives import write_truth_drive
 
 from live_explain.monitor.events import Event
 from live_explain.monitor.flagged import FlaggedFrames
+from live_explain.monitor.log_reader import read_log
 from live_explain.monitor.report import render_report
-from live_explain.monitor.runlog import read_log
 
 BOXES = [(10.0, 10.0, 30.0, 30.0), (40.0, 10.0, 60.0, 30.0)]
 

@@ -14,8 +14,8 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from live_explain.monitor.log_reader import read_log
     from live_explain.monitor.report import thumbnails_from_video, write_report
-    from live_explain.monitor.runlog import read_log
     from live_explain.sinks.video import check_output_path
 
     check_output_path(args.output, tuple(args.logs), suffixes=(".html",))

@@ -8,9 +8,9 @@ from live_explain.explain.detection import (
     DetectionExplainer,
     ExplainedDetections,
     explain_detections,
-    naive_detection_maps,
 )
 from live_explain.explain.methods import METHODS
+from live_explain.explain.reference import naive_detection_maps
 
 __all__ = [
     "METHODS",

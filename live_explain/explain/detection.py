@@ -29,11 +29,11 @@ from torch import nn
 from torch.nn import functional as F
 
 from live_explain.errors import UserError
-from live_explain.explain.detection_maps import Geometry, Part, detection_maps, weighted_maps
+from live_explain.explain.detection_maps import Geometry, detection_maps, weighted_maps
 from live_explain.explain.family import LayerRefused, Recording, adapter_for
 from live_explain.explain.family.base import smooth_saliency
-from live_explain.explain.hooks import capture_layers, find_layer, frozen_parameters
-from live_explain.explain.methods import Evidence, Method, get_method, normalise
+from live_explain.explain.hooks import find_layer
+from live_explain.explain.methods import Method, get_method, normalise
 from live_explain.explain.selection import select_detections
 from live_explain.io.images import UnsupportedImage, check_image_size
 
@@ -380,38 +380,6 @@ class _LayerErrors:
         if explainer._fails_for_the_layer(exc, self.image):
             raise UserError(explainer._layer_failure(exc)) from exc
         return False
-
-
-def naive_detection_maps(
-    model: nn.Module,
-    image: torch.Tensor,
-    keep: torch.Tensor,
-    method: str = "gradcam",
-    layer: str = "backbone",
-) -> torch.Tensor:
-    """The reference: for each kept detection, autograd of that one detection's score with
-    respect to ``layer``, one detection at a time (one backward each). (K, H, W) in [0, 1]."""
-    with (
-        frozen_parameters(model),
-        torch.enable_grad(),
-        capture_layers(model, {"transform": False, layer: True}) as captured,
-    ):
-        output = model([image])[0]
-        leaves = captured[layer].tensors
-        geometry = Geometry.of_image_list(captured["transform"].output[0], image.shape[-2:])
-        chosen = get_method(method)
-        maps = []
-        for k in keep.tolist():
-            grads = torch.autograd.grad(
-                output["scores"][k], leaves, retain_graph=True, allow_unused=True
-            )
-            parts = [
-                Part(key, Evidence(leaf.detach()[0], grad[0][None]))
-                for key, (leaf, grad) in enumerate(zip(leaves, grads, strict=True))
-                if grad is not None
-            ]
-            maps.append(detection_maps(chosen, parts, geometry, 1, device=image.device)[0])
-    return torch.stack(maps) if maps else image.new_zeros((0, *image.shape[-2:]))
 
 
 def explain_detections(

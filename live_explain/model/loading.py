@@ -278,37 +278,11 @@ def load_model(name: str = DEFAULT_DETECTOR, weights: str | os.PathLike = "auto"
         return _load_demo("demo")
     categories = list(pretrained_weights(name).meta["categories"])
     pretrained_name = "COCO" if is_detector(name) else "ImageNet"
+    model = None
     if choice == "auto":
-        if weights_cached(name):
-            choice = "coco"
-        elif name == DEFAULT_DETECTOR and _reachable(pretrained_weights(name).url):
-            try:  # torchvision's own download, progress bar and hash check
-                model = _build(name, pretrained_weights(name))
-                choice = "loaded"
-            except OSError as exc:
-                log.warning("could not download COCO weights for %s (%s)", name, exc)
-                choice = "fallback"
-        elif name == DEFAULT_DETECTOR:
-            choice = "fallback"
-        if choice == "fallback" and demo_weights_file().is_file():
-            log.warning(
-                "no COCO weights for %s here and none could be downloaded; using the "
-                "bundled demo detector (trained on synthetic driving scenes). For real "
-                "weights run once with --weights coco where the internet is reachable, "
-                "or pass --weights PATH",
-                name,
-            )
+        choice, model = _resolve_auto(name, pretrained_name)
+        if choice == "demo":
             return _load_demo("demo")
-        if choice in ("auto", "fallback"):
-            log.warning(
-                "no %s weights for %s in torch's cache (%s); using random weights, so "
-                "its outputs are meaningless. Get real weights with --weights coco where the "
-                "internet is reachable, or pass --weights PATH",
-                pretrained_name,
-                name,
-                weights_file(name).parent,
-            )
-            choice = "none"
     if choice == "loaded":
         source = f"{pretrained_name} ({weights_file(name).name})"
     elif choice in ("coco", "imagenet"):
@@ -335,3 +309,38 @@ def load_model(name: str = DEFAULT_DETECTOR, weights: str | os.PathLike = "auto"
     model.weights_source = source
     model.model_name = name
     return model
+
+
+def _resolve_auto(name: str, pretrained_name: str) -> tuple[str, nn.Module | None]:
+    """What ``--weights auto`` means here: ``coco`` (cached), ``loaded`` (just downloaded,
+    with the model), ``demo`` (the bundled detector stands in, said in one notice) or
+    ``none`` (random weights, said in one notice)."""
+    if weights_cached(name):
+        return "coco", None
+    choice = "auto"
+    if name == DEFAULT_DETECTOR and _reachable(pretrained_weights(name).url):
+        try:  # torchvision's own download, progress bar and hash check
+            return "loaded", _build(name, pretrained_weights(name))
+        except OSError as exc:
+            log.warning("could not download COCO weights for %s (%s)", name, exc)
+            choice = "fallback"
+    elif name == DEFAULT_DETECTOR:
+        choice = "fallback"
+    if choice == "fallback" and demo_weights_file().is_file():
+        log.warning(
+            "no COCO weights for %s here and none could be downloaded; using the "
+            "bundled demo detector (trained on synthetic driving scenes). For real "
+            "weights run once with --weights coco where the internet is reachable, "
+            "or pass --weights PATH",
+            name,
+        )
+        return "demo", None
+    log.warning(
+        "no %s weights for %s in torch's cache (%s); using random weights, so "
+        "its outputs are meaningless. Get real weights with --weights coco where the "
+        "internet is reachable, or pass --weights PATH",
+        pretrained_name,
+        name,
+        weights_file(name).parent,
+    )
+    return "none", None

@@ -16,23 +16,22 @@ from html import escape
 from pathlib import Path
 
 from live_explain import __version__
-from live_explain.monitor.audit import AuditTable, bias_audit
 from live_explain.monitor.events import EVENT_KINDS
 from live_explain.monitor.flagged import FlaggedFrames, Thumbnail, cut_from_video
-from live_explain.monitor.runlog import DriveLog, FaithfulnessRecord
-from live_explain.monitor.stats import GroupStats, by_class, grouped, total_events, track_stats
+from live_explain.monitor.report_tables import (
+    audit_section,
+    faithfulness_table,
+    kind_headers,
+    number_text,
+    percent,
+    table_row,
+    worst_tracks_table,
+)
+from live_explain.monitor.runlog import DriveLog
+from live_explain.monitor.stats import GroupStats, by_class, grouped, total_events
 from live_explain.monitor.timeline_svg import KIND_COLOURS, timeline_svg
 from live_explain.sinks.output_files import write_text_atomic
 
-WORST_TRACKS = 10
-SHORT_KIND = {
-    "attention_outside_box": "outside box",
-    "empty_explanation": "empty map",
-    "class_flip": "class flip",
-    "flicker": "flicker",
-    "dropout": "dropout",
-    "low_confidence_persistent": "low conf.",
-}
 MEANINGS = {
     "attention in box": "share of a detection's heatmap energy inside its own box",
     "pointing hit": "the heatmap's peak falls inside the box",
@@ -66,35 +65,6 @@ figcaption{font-size:12px;color:#333;margin-top:3px}
 dl{display:grid;grid-template-columns:max-content auto;gap:2px 14px;font-size:13px}
 dt{font-weight:600}dd{margin:0}.muted{color:#777}
 """
-
-
-def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{value:.0%}"
-
-
-def _num(value: float | None, digits: int = 2) -> str:
-    return "–" if value is None else f"{value:.{digits}f}"
-
-
-def _row(cells: Sequence[str], header: bool = False, left: int = 1) -> str:
-    """A table row; the first ``left`` cells (names, not numbers) are left-aligned."""
-    tag = "th" if header else "td"
-    out = []
-    for i, cell in enumerate(cells):
-        cls = ' class="l"' if i < left else ""
-        if cell.startswith("<td") or cell.startswith("<th"):
-            out.append(cell)
-        else:
-            out.append(f"<{tag}{cls}>{cell}</{tag}>")
-    return "<tr>" + "".join(out) + "</tr>"
-
-
-def _kind_headers() -> list[str]:
-    return [
-        f'<th title="{escape(kind)}"><span class="kind" style="background:{KIND_COLOURS[kind]}">'
-        f"</span>{SHORT_KIND[kind]}</th>"
-        for kind in EVENT_KINDS
-    ]
 
 
 # -- sections --------------------------------------------------------------------------------
@@ -140,7 +110,7 @@ def _settings(drives: Sequence[DriveLog]) -> str:
         ("written", lambda d: escape(d.header.created_at)),
     ]
     columns = len(drives) + 1  # all text: left-aligned
-    body = "".join(_row([name, *[get(d) for d in drives]], left=columns) for name, get in rows)
+    body = "".join(table_row([name, *[get(d) for d in drives]], left=columns) for name, get in rows)
     return f"<h2>Settings</h2><table>{body}</table>"
 
 
@@ -154,8 +124,8 @@ def _cards(drives: Sequence[DriveLog]) -> str:
         (str(frames), "frames"),
         (str(overall.detections), "detections"),
         (str(sum(events.values())), f"events in {flagged} frames"),
-        (_pct(overall.mean_attention), "mean attention in box"),
-        (_pct(overall.pointing_rate), "pointing hits"),
+        (percent(overall.mean_attention), "mean attention in box"),
+        (percent(overall.pointing_rate), "pointing hits"),
     ]
     return (
         '<div class="cards">'
@@ -171,20 +141,20 @@ def _class_table(drives: Sequence[DriveLog]) -> str:
     groups = sorted(grouped(drives, by_class).values(), key=lambda g: -g.detections)
     if not groups:
         return "<h2>Per class</h2><p class=muted>No detections.</p>"
-    head = _row(
+    head = table_row(
         ["class", "detections", "tracks", "mean score", "attention in box", "pointing hits"],
         header=True,
     )
-    head = head.replace("</tr>", "".join(_kind_headers()) + "</tr>")
+    head = head.replace("</tr>", "".join(kind_headers()) + "</tr>")
     rows = [
-        _row(
+        table_row(
             [
                 escape(g.name),
                 str(g.detections),
                 str(len(g.tracks)) if g.tracks else "–",
-                _num(g.mean_score),
-                _pct(g.mean_attention),
-                _pct(g.pointing_rate),
+                number_text(g.mean_score),
+                percent(g.mean_attention),
+                percent(g.pointing_rate),
                 *[str(g.events[kind]) for kind in EVENT_KINDS],
             ]
         )
@@ -239,143 +209,6 @@ def _thumbnails(drives: Sequence[DriveLog], thumbnails: dict[int, list[Thumbnail
     return "".join(parts)
 
 
-def _worst_tracks(drives: Sequence[DriveLog]) -> str:
-    tracks = track_stats(drives)[:WORST_TRACKS]
-    title = "<h2>Worst tracks</h2>"
-    if not tracks:
-        return title + (
-            "<p class=muted>No track ids in the log (the engine's tracker did not run), so no "
-            "per-track events either.</p>"
-        )
-    head = ["track", "class", "frames", "from", "to", "mean score", "attention in box"]
-    if len(drives) > 1:
-        head.insert(0, "drive")
-    names = len(head) - 5  # drive, track and class are names
-    header = _row(head, header=True, left=names)
-    header = header.replace("</tr>", "".join(_kind_headers()) + "</tr>")
-    rows = []
-    for t in tracks:
-        cells = [
-            f"#{t.track_id}",
-            escape(t.label),
-            str(t.detections),
-            f"{t.first_ms / 1000.0:.2f} s",
-            f"{t.last_ms / 1000.0:.2f} s",
-            _num(t.mean_score),
-            _pct(t.mean_attention),
-            *[str(t.events[kind]) for kind in EVENT_KINDS],
-        ]
-        if len(drives) > 1:
-            cells.insert(0, escape(t.name))
-        rows.append(_row(cells, left=names))
-    return (
-        f"{title}<p class=sub>Most events per frame first, then the lowest attention in box."
-        f"</p><table>{header}{''.join(rows)}</table>"
-    )
-
-
-def _audit_table(table: AuditTable) -> str:
-    overall = table.overall
-    head = _row(
-        [escape(table.dimension), "detections", "attention in box", "pointing hits"], header=True
-    )
-    head = head.replace("</tr>", "".join(_kind_headers()) + "</tr>")
-    rows = []
-    for group in [*table.rows, overall]:
-        weak_attention = (
-            group is not overall
-            and group.mean_attention is not None
-            and overall.mean_attention is not None
-            and group.mean_attention < overall.mean_attention - 0.1
-        )
-        cells = [
-            escape(group.name),
-            str(group.detections),
-            _cell(_pct(group.mean_attention), weak_attention),
-            _pct(group.pointing_rate),
-        ]
-        for kind in EVENT_KINDS:
-            rate, base = group.event_rate(kind), overall.event_rate(kind)
-            high = (
-                group is not overall
-                and rate is not None
-                and base is not None
-                and rate >= 0.05
-                and rate > 1.5 * base
-            )
-            cells.append(_cell(_pct(rate), high))
-        rows.append(_row(cells))
-    return f"<h3>By {escape(table.dimension)}</h3><table>{head}{''.join(rows)}</table>"
-
-
-def _cell(text: str, bad: bool) -> str:
-    return f'<td class="bad">{text}</td>' if bad else f"<td>{text}</td>"
-
-
-def _audit(drives: Sequence[DriveLog]) -> str:
-    return (
-        "<h2>Bias audit</h2><p class=sub>Signals and event rates (events per detection) split "
-        "by class, by where the box sits (left/centre/right third by its centre; near when its "
-        "bottom edge is in the lowest 40% of the frame) and by lighting (mean frame brightness: "
-        "night below 58, dusk below 86, else day). Shaded: attention in box 10 points below the "
-        "overall, or an event rate of at least 5% and 1.5x the overall.</p>"
-        + "".join(_audit_table(t) for t in bias_audit(drives))
-    )
-
-
-def _sparkline(record: FaithfulnessRecord) -> str:
-    width, height = 120, 28
-
-    def points(curve) -> str:
-        n = max(len(curve) - 1, 1)
-        return " ".join(
-            f"{i / n * width:.1f},{height - 2 - (v or 0.0) * (height - 4):.1f}"
-            for i, v in enumerate(curve)
-        )
-
-    return (
-        f'<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}">'
-        f'<rect width="{width}" height="{height}" fill="#f6f6f6"/>'
-        f'<polyline points="{points(record.deletion_curve)}" fill="none" stroke="#d1495b"/>'
-        f'<polyline points="{points(record.insertion_curve)}" fill="none" stroke="#2ca25f"/>'
-        "</svg>"
-    )
-
-
-def _faithfulness(drives: Sequence[DriveLog]) -> str:
-    records = [(d, r) for d in drives for r in d.faithfulness]
-    if not records:
-        return ""
-    head = ["method", "frames", "detections", "deletion AUC ↓", "insertion AUC ↑", "curves"]
-    if len(drives) > 1:
-        head.insert(0, "drive")
-    valid = [r for _, r in records if r.deletion_auc is not None and r.insertion_auc is not None]
-    best = max(valid, key=lambda r: r.insertion_auc - r.deletion_auc) if valid else None
-    rows = []
-    for drive, record in records:
-        name = escape(record.method) + (" (most faithful)" if record is best else "")
-        cells = [
-            name,
-            str(len(record.frames)),
-            str(record.detections),
-            _num(record.deletion_auc, 3),
-            _num(record.insertion_auc, 3),
-            f"<td>{_sparkline(record)}</td>",
-        ]
-        if len(drives) > 1:
-            cells.insert(0, escape(drive.name))
-        rows.append(_row(cells))
-    steps = records[0][1].steps
-    return (
-        "<h2>Faithfulness</h2><p class=sub>Deletion: the most attended pixels are blurred away "
-        f"in doubling shares over {steps} steps and the detection's score is followed (red); "
-        "insertion puts them back into a blurred frame (green). A faithful method makes the "
-        "score fall fast (low deletion AUC) and come back fast (high insertion AUC); most "
-        "faithful = largest insertion minus deletion.</p>"
-        f"<table>{_row(head, header=True)}{''.join(rows)}</table>"
-    )
-
-
 def _meanings() -> str:
     items = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in MEANINGS.items())
     return f"<h2>What the signals mean</h2><dl>{items}</dl>"
@@ -416,9 +249,9 @@ def render_report(
             *timelines,
             _class_table(drives),
             _thumbnails(drives, thumbnails),
-            _worst_tracks(drives),
-            _audit(drives),
-            _faithfulness(drives),
+            worst_tracks_table(drives),
+            audit_section(drives),
+            faithfulness_table(drives),
             _settings(drives),
             _meanings(),
         ]

@@ -34,13 +34,13 @@ from live_explain.monitor.buckets import (
 )
 from live_explain.monitor.flagged import FlaggedFrames
 from live_explain.monitor.frame_monitor import FrameMonitor, MonitoredFrame
+from live_explain.monitor.log_reader import read_log
 from live_explain.monitor.runlog import (
     SCHEMA_VERSION,
     DetectionRecord,
     DriveHeader,
     FrameRecord,
     RunLogWriter,
-    read_log,
 )
 from live_explain.sinks.output_files import OutputFile
 

@@ -48,6 +48,44 @@ def peak_rss_mb() -> float:
     return peak / (1024 * 1024) if platform.system() == "Darwin" else peak / 1024
 
 
+def _detect_and_explain(model: nn.Module, explainer: DetectionExplainer, image: torch.Tensor):
+    """The two things the bench times on ``image``: detection alone (the explainer's own
+    selection of detections, no maps) and detection with every kept detection's map."""
+
+    def detect():
+        with torch.inference_mode():
+            out = model([image])[0]
+            keep = select_detections(
+                out["labels"],
+                out["scores"],
+                explainer.score_thresh,
+                explainer.class_ids,
+                explainer.topk,
+            )
+            return out["boxes"][keep].cpu()
+
+    def explain():
+        return explainer(image).heatmaps.cpu()
+
+    return detect, explain
+
+
+def _timed_pair(detect, explain, explain_first: bool, device) -> tuple[float, float, int]:
+    """Milliseconds of ``detect()`` and ``explain()`` on one frame, in the order given (the
+    order alternates, so that neither always runs on a warm cache), and the maps counted."""
+    order = (explain, detect) if explain_first else (detect, explain)
+    timings, count = {}, 0
+    for step in order:
+        _sync(device)
+        start = time.perf_counter()
+        result = step()
+        _sync(device)
+        timings[step] = (time.perf_counter() - start) * 1000.0
+        if step is explain:
+            count = len(result)
+    return timings[detect], timings[explain], count
+
+
 def run_bench(
     source: FrameSource,
     model: nn.Module,
@@ -75,32 +113,14 @@ def run_bench(
             if frame is None:
                 break
             size = frame.size
-            image = frame_to_tensor(frame.image, device)
-
-            def detect(image=image):
-                with torch.inference_mode():
-                    out = model([image])[0]
-                    keep = select_detections(
-                        out["labels"], out["scores"], score_thresh, class_ids, topk
-                    )
-                    return out["boxes"][keep].cpu()
-
-            def explain(image=image):
-                return explainer(image).heatmaps.cpu()
-
-            order = (detect, explain) if index % 2 == 0 else (explain, detect)
-            timings = {}
-            for step in order:
-                _sync(device)
-                start = time.perf_counter()
-                result = step()
-                _sync(device)
-                timings[step] = (time.perf_counter() - start) * 1000.0
-                if step is explain:
-                    counts.append(len(result))
+            detect, explain = _detect_and_explain(
+                model, explainer, frame_to_tensor(frame.image, device)
+            )
+            detect_time, explain_time, count = _timed_pair(detect, explain, index % 2, device)
+            counts.append(count)
             if index >= WARMUP_FRAMES:
-                detect_ms.append(timings[detect])
-                explained_ms.append(timings[explain])
+                detect_ms.append(detect_time)
+                explained_ms.append(explain_time)
                 if progress:
                     progress(1)
     finally:
@@ -108,31 +128,19 @@ def run_bench(
     if not detect_ms:
         return {}
     detect, explained = statistics.median(detect_ms), statistics.median(explained_ms)
-    return {
-        "model": model_name or type(model).__name__,
-        "device": str(device),
-        "method": method,
-        "layer": explainer.layer,
-        "topk": topk,
-        "score_thresh": score_thresh,
-        "frames": len(detect_ms),
-        "width": size[0],
-        "height": size[1],
-        "detections_per_frame": statistics.mean(counts[WARMUP_FRAMES:] or counts),
-        "detect_ms": round(detect, 2),
-        "explained_ms": round(explained, 2),
-        "explained_over_detect": round(explained / detect, 3),
-        "pipeline_fps": None,  # filled in by run_pipeline_bench
-        "latency_ms_p50": None,
-        "latency_ms_p95": None,
-        "refreshed_fraction": None,
-        "reuse_correlation": None,  # filled in by measure_reuse
-        "peak_rss_mb": round(peak_rss_mb(), 1),
-        "gpu_peak_mem_mb": round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
-        if device.type == "cuda"
-        else None,
-        "torch_threads": torch.get_num_threads(),
-    }
+    return _bench_record(
+        model_name or type(model).__name__,
+        device,
+        method,
+        explainer.layer,
+        topk,
+        score_thresh,
+        size,
+        detect_ms,
+        counts,
+        detect,
+        explained,
+    )
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -187,18 +195,13 @@ def measure_reuse(
     frames: int,
     progress: Callable[[int], None] | None = None,
 ) -> dict:
-    """Fidelity and flicker of reused maps: every map is computed fresh on every frame, the
-    adaptive policy runs alongside, and each map it would reuse (as its ``reuse`` says: re-formed
-    from kept channel weights, or warped with its box) is compared with the fresh one (Pearson
-    correlation); the warped map's correlation is reported too, for comparison. Flicker is the
-    mean absolute change of a track's shown map from one frame to the next inside its box
-    (where a per-box overlay shows it), for the adaptive policy (with its smoothing) and for
-    plain per-frame recompute."""
+    """Fidelity and flicker of reused maps. Every map is computed fresh on every frame, the
+    adaptive policy runs alongside, and each map it would reuse (re-formed from kept weights,
+    or warped with its box, as its ``reuse`` says) is correlated with the fresh one; the
+    warped map's correlation too. Flicker: see :class:`_Flicker`."""
     adaptive = MapCache(dataclasses.replace(policy, mode="adaptive"))
     tracker, cuts = IoUTracker(), SceneCutDetector()
-    correlations, warped, flicker_adaptive, flicker_fresh = [], [], [], []
-    last_shown: dict[int, torch.Tensor] = {}
-    last_fresh: dict[int, torch.Tensor] = {}
+    correlations, warped, flicker = [], [], _Flicker()
     planned = total = 0
     source.start()
     try:
@@ -207,9 +210,9 @@ def measure_reuse(
             if frame is None:
                 break
             step = detector.explainer.forward(frame_to_tensor(frame.image, detector.device))
-            boxes = step.boxes.cpu().numpy()
-            labels = step.labels.cpu().numpy()
-            scores = step.scores.cpu().numpy()
+            boxes, labels, scores = (
+                t.cpu().numpy() for t in (step.boxes, step.labels, step.scores)
+            )
             every = step.explain()  # every map fresh, on the compute device
             fresh = every.maps
             ids = tracker.update(boxes, labels, scores)
@@ -221,40 +224,15 @@ def measure_reuse(
             if reform_rows:
                 reformed = dict(zip(reform_rows, step.remap(weights), strict=True))
             kept = adaptive.reused(ids, boxes, kept_rows, reformed)
-            for row, (reused, _) in kept.items():
-                correlations.append(correlation(reused, fresh[row]))
-                state = adaptive.tracks[int(ids[row])]
-                moved = warp_map(state.heatmap, state.box, boxes[row])
-                warped.append(correlation(moved, fresh[row]))
-            chosen = torch.as_tensor(rows, device=fresh.device)
-            fresh_weights = every.weights
-            if fresh_weights is not None:
-                fresh_weights = {key: w[chosen] for key, w in fresh_weights.items()}
-            shown, _ = adaptive.compose(
-                ids,
-                boxes,
-                labels,
-                scores,
-                rows,
-                fresh[chosen],
-                index,
-                cut,
-                fresh_weights,
-                reformed,
+            found = _compare_kept(adaptive, ids, boxes, kept, fresh)
+            correlations, warped = correlations + found[0], warped + found[1]
+            shown = _shown_maps(
+                adaptive, every, (ids, boxes, labels, scores), rows, index, cut, reformed
             )
-            fresh = fresh.float().cpu()  # the readback for the flicker figures
-            shown = shown.cpu()
             planned += len(rows)
             total += len(ids)
-            for row, tid in enumerate(ids.tolist()):
-                if tid in last_shown:
-                    x0, y0, x1, y1 = box_pixels(boxes[row], fresh.shape[-1], fresh.shape[-2])
-                    change = (shown[row] - last_shown[tid])[y0:y1, x0:x1].abs().mean()
-                    flicker_adaptive.append(float(change))
-                    change = (fresh[row] - last_fresh[tid])[y0:y1, x0:x1].abs().mean()
-                    flicker_fresh.append(float(change))
-            last_shown = {tid: shown[row] for row, tid in enumerate(ids.tolist())}
-            last_fresh = {tid: fresh[row] for row, tid in enumerate(ids.tolist())}
+            # the readback for the flicker figures
+            flicker.add(ids, boxes, shown.cpu(), fresh.float().cpu())
             if progress:
                 progress(1)
     finally:
@@ -266,6 +244,86 @@ def measure_reuse(
         "reuse_mode": policy.reuse,
         "reused_maps_compared": len(correlations),
         "reuse_refreshed_fraction": round(planned / total, 3) if total else None,
-        "flicker_adaptive": round(mean(flicker_adaptive), 5) if flicker_adaptive else None,
-        "flicker_every_frame": round(mean(flicker_fresh), 5) if flicker_fresh else None,
+        "flicker_adaptive": flicker.mean(flicker.adaptive),
+        "flicker_every_frame": flicker.mean(flicker.fresh),
+    }
+
+
+def _shown_maps(cache: MapCache, every, seen, rows, index: int, cut: bool, reformed):
+    """The maps the adaptive policy shows: the fresh maps of the ``rows`` it would refresh
+    (taken from ``every``, all maps fresh), composed with the kept ones."""
+    ids, boxes, labels, scores = seen
+    chosen = torch.as_tensor(rows, device=every.maps.device)
+    weights = every.weights
+    if weights is not None:
+        weights = {key: w[chosen] for key, w in weights.items()}
+    shown, _ = cache.compose(
+        ids, boxes, labels, scores, rows, every.maps[chosen], index, cut, weights, reformed
+    )
+    return shown
+
+
+def _compare_kept(cache: MapCache, ids, boxes, kept: dict, fresh: torch.Tensor):
+    """Correlations with the fresh maps of the kept maps (as the policy shows them) and of the
+    same tracks' last maps warped with their boxes."""
+    shown, warped = [], []
+    for row, (reused, _) in kept.items():
+        shown.append(correlation(reused, fresh[row]))
+        state = cache.tracks[int(ids[row])]
+        warped.append(correlation(warp_map(state.heatmap, state.box, boxes[row]), fresh[row]))
+    return shown, warped
+
+
+class _Flicker:
+    """Mean absolute change of each track's map from one frame to the next inside its box,
+    for the maps shown (adaptive) and the maps computed fresh every frame."""
+
+    def __init__(self) -> None:
+        self.adaptive: list[float] = []
+        self.fresh: list[float] = []
+        self._last: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def add(self, ids, boxes, shown: torch.Tensor, fresh: torch.Tensor) -> None:
+        for row, tid in enumerate(ids.tolist()):
+            if tid in self._last:
+                last_shown, last_fresh = self._last[tid]
+                x0, y0, x1, y1 = box_pixels(boxes[row], fresh.shape[-1], fresh.shape[-2])
+                change = (shown[row] - last_shown)[y0:y1, x0:x1].abs().mean()
+                self.adaptive.append(float(change))
+                self.fresh.append(float((fresh[row] - last_fresh)[y0:y1, x0:x1].abs().mean()))
+        self._last = {tid: (shown[row], fresh[row]) for row, tid in enumerate(ids.tolist())}
+
+    @staticmethod
+    def mean(values: list[float]) -> float | None:
+        return round(statistics.fmean(values), 5) if values else None
+
+
+def _bench_record(
+    name, device, method, layer, topk, score_thresh, size, detect_ms, counts, detect, explained
+) -> dict:
+    """The bench's JSON object (the pipeline and reuse figures are filled in later)."""
+    return {
+        "model": name,
+        "device": str(device),
+        "method": method,
+        "layer": layer,
+        "topk": topk,
+        "score_thresh": score_thresh,
+        "frames": len(detect_ms),
+        "width": size[0],
+        "height": size[1],
+        "detections_per_frame": statistics.mean(counts[WARMUP_FRAMES:] or counts),
+        "detect_ms": round(detect, 2),
+        "explained_ms": round(explained, 2),
+        "explained_over_detect": round(explained / detect, 3),
+        "pipeline_fps": None,  # filled in by run_pipeline_bench
+        "latency_ms_p50": None,
+        "latency_ms_p95": None,
+        "refreshed_fraction": None,
+        "reuse_correlation": None,  # filled in by measure_reuse
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "gpu_peak_mem_mb": round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
+        if device.type == "cuda"
+        else None,
+        "torch_threads": torch.get_num_threads(),
     }

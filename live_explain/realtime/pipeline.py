@@ -40,6 +40,7 @@ from live_explain.io.frame import Frame
 from live_explain.io.source import FrameSource
 from live_explain.model.detector import Detections, Detector
 from live_explain.realtime.device_io import DeviceIO, Readback, frame_tensor_to_input
+from live_explain.realtime.frame_step import Seen, blend_on_device, compose_maps
 from live_explain.realtime.refresh_policy import RefreshPolicy
 from live_explain.realtime.results import FrameResult, StageTimer
 from live_explain.realtime.reuse import MapCache
@@ -52,8 +53,7 @@ from live_explain.realtime.threads import (
     put_unless_stopped,
 )
 from live_explain.realtime.tracking import IoUTracker
-from live_explain.render.device import blend_heat_tensor
-from live_explain.render.overlay import RenderStyle, draw_detections, row_of_track
+from live_explain.render.overlay import RenderStyle, draw_detections
 
 # What a change of each settings stage touches: a new detector, a new refresh policy, or the
 # style (see :meth:`Pipeline.update`).
@@ -66,18 +66,6 @@ QUEUE_SIZE = 2
 # each instead of 8 MB); they are upsampled only where drawn. Layer grids are coarser still
 # (stride 4 or more of the detector's input), so nothing of a Grad-CAM map is lost.
 MAP_SIDE = 480
-
-
-@dataclass(frozen=True)
-class _Seen:
-    """A frame's detections on the host, with their tracks: what the map stages read."""
-
-    ids: np.ndarray
-    boxes: np.ndarray
-    labels: np.ndarray
-    scores: np.ndarray
-    index: int
-    cut: bool  # a scene cut before this frame
 
 
 @dataclass
@@ -335,11 +323,11 @@ class Pipeline:
                 in_order()
             scene_cut = self.cuts(frame.image)
             ids = self.tracker.update(boxes, labels, scores)
-            seen = _Seen(ids, boxes, labels, scores, frame.index, scene_cut)
-            maps, refreshed = self._maps(step, seen, map_size, frame.size, timer)
+            seen = Seen(ids, boxes, labels, scores, frame.index, scene_cut)
+            maps, refreshed = compose_maps(self.cache, step, seen, map_size, frame.size, timer)
             readback = None
             if self.io.cuda:  # colour and blend on the GPU, then one readback
-                readback = self._blend_on_device(frame_u8, maps, seen, style, slot)
+                readback = blend_on_device(self.io, frame_u8, maps, seen, style, slot)
                 maps = None
                 timer.lap("blend_gpu")
         for key, value in step.timings_ms.items():
@@ -363,60 +351,6 @@ class Pipeline:
         """(h, w) of this frame's maps: the frame's, within :data:`MAP_SIDE` on the long side."""
         size = frame.image.shape[:2]
         return size if self.map_side is None else map_size_within(size, self.map_side)
-
-    def _maps(self, step, seen: _Seen, map_size, frame_size, timer: StageTimer):
-        """The maps to show (fresh, re-formed from kept weights, or moved with their boxes)
-        and which were refreshed: the refresh plan, one batched explanation, the re-formed
-        maps, then the cache's composition."""
-        cache = self.cache
-        if not step.method.makes_maps:
-            timer.lap("reuse")
-            return None, np.zeros(len(seen.ids), bool)
-        rows = cache.plan(seen.ids, seen.boxes, seen.labels, seen.scores, seen.index, seen.cut)
-        fresh = step.explain(rows)
-        timer.lap("explain")
-        cache.note_cost(fresh.ms, len(rows))
-        reform_rows, weights = cache.reform_request(seen.ids, seen.labels, rows, seen.cut)
-        reformed = None
-        if reform_rows:
-            reformed = dict(zip(reform_rows, step.remap(weights), strict=True))
-        width, height = frame_size
-        maps, refreshed = cache.compose(
-            seen.ids,
-            seen.boxes,
-            seen.labels,
-            seen.scores,
-            rows,
-            fresh.maps,
-            seen.index,
-            seen.cut,
-            fresh.weights,
-            reformed,
-            (map_size[1] / width, map_size[0] / height),
-        )
-        timer.lap("reuse")
-        return maps, refreshed
-
-    def _blend_on_device(self, frame_u8, maps, seen: _Seen, style: RenderStyle, slot) -> Readback:
-        """Colour and blend the heat on the GPU; the overlay (and the maps, in half precision)
-        start their way back to the host."""
-        overlay = frame_u8
-        if maps is not None and len(seen.ids):
-            chosen = row_of_track(seen.ids, style.selected)
-            overlay = blend_heat_tensor(
-                frame_u8,
-                maps,
-                seen.boxes,
-                seen.scores,
-                style.colormap,
-                style.alpha,
-                style.merged,
-                chosen,
-            )
-        tensors = {"overlay": overlay}
-        if maps is not None:
-            tensors["maps"] = maps.half()
-        return self.io.readback(tensors, slot)
 
     def _render(self, item: _Inferred) -> FrameResult:
         timer = StageTimer()
