@@ -27,10 +27,14 @@ MAX_SMOOTH = 64
 STAGES = ("model", "detector", "policy", "style")
 
 
-def _setting(default: Any, stage: str, help: str, **flag: Any) -> Any:
+def _setting(
+    default: Any, stage: str, help: str, remembered: bool = True, flag: bool = True, **read: Any
+) -> Any:
     """A field of :class:`Settings`: its ``stage``, its command-line ``help`` and how the flag
-    reads (``type``, ``choices``: a tuple or a function that gives one, ``metavar``)."""
-    return field(default=default, metadata={"stage": stage, "help": help, **flag})
+    reads (``type``, ``choices``: a tuple or a function that gives one, ``metavar``).
+    ``remembered``: the app saves it between sessions; ``flag``: the CLI has a flag for it."""
+    metadata = {"stage": stage, "help": help, "remembered": remembered, "flag": flag, **read}
+    return field(default=default, metadata=metadata)
 
 
 def _method_names() -> tuple[str, ...]:
@@ -136,6 +140,7 @@ class Settings:
         "detector",
         "bf16: the backbone under bfloat16 autocast (maps still in fp32)",
         choices=_precisions,
+        remembered=False,
     )
     score_thresh: float = _setting(
         0.5, "detector", "keep detections scoring at least T", type=finite_float, metavar="T"
@@ -159,6 +164,7 @@ class Settings:
         f"SmoothGrad copies for saliency, 0 to {MAX_SMOOTH} (default: 0)",
         type=smooth_value,
         metavar="N",
+        remembered=False,
     )
     refresh: str = _setting(
         "adaptive",
@@ -174,6 +180,7 @@ class Settings:
         "activations (Grad-CAM, Grad-CAM++; default); warp: its last map moved with the box "
         "(what other methods always do)",
         choices=_reuse_modes,
+        remembered=False,
     )
     reuse_fidelity: float = _setting(
         0.95,
@@ -183,6 +190,7 @@ class Settings:
         "(default: 0.95; 0: a fixed 12-frame window)",
         type=finite_float,
         metavar="F",
+        remembered=False,
     )
     smooth_alpha: float = _setting(
         0.6,
@@ -190,12 +198,14 @@ class Settings:
         "weight of the new map in each track's moving average; 1 = no smoothing (default: 0.6)",
         type=finite_float,
         metavar="A",
+        remembered=False,
     )
     explain_budget: str | None = _setting(
         None,
         "policy",
         "at most N map refreshes per frame, or a time budget like 25ms (default: none)",
         metavar="N|MSms",
+        remembered=False,
     )
     colormap: str = _setting("turbo", "style", "heatmap colours", choices=_colormaps)
     alpha: float = _setting(
@@ -204,8 +214,10 @@ class Settings:
     merged: bool = _setting(
         False, "style", "one full-frame map (maximum over detections) instead of a map per box"
     )
-    boxes: bool = _setting(True, "style", "draw boxes and labels")
-    selected: int | None = _setting(None, "style", "the track whose map alone is drawn")
+    boxes: bool = _setting(True, "style", "draw boxes and labels", remembered=False, flag=False)
+    selected: int | None = _setting(
+        None, "style", "the track whose map alone is drawn", remembered=False, flag=False
+    )
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with ``changes`` (unknown names raise ``TypeError``)."""

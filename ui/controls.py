@@ -50,6 +50,14 @@ class ExplanationControls(QWidget):
         self._default_layer = "backbone"  # the loaded model's, once one is loaded
         self._layer_items: dict[str, QTreeWidgetItem] = {}
 
+        browse, driving, every = self._make_model_widgets()
+        self._make_threshold_and_style_widgets()
+        self._lay_out(browse, driving, every)
+        self.show_settings(settings)
+        self._connect_widgets()
+
+    def _make_model_widgets(self) -> tuple[QToolButton, QPushButton, QPushButton]:
+        """Model, weights, method, the layer tree and the class list (and their buttons)."""
         self.model_box = QComboBox(objectName="model")
         self.model_box.addItems([DEMO_MODEL, *DETECTORS])
         short = QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
@@ -87,6 +95,10 @@ class ExplanationControls(QWidget):
         driving.clicked.connect(lambda: self._check_classes(DRIVING_CLASSES))
         every.clicked.connect(lambda: self._check_classes(None))
 
+        return browse, driving, every
+
+    def _make_threshold_and_style_widgets(self) -> None:
+        """Score, top-K, colormap, opacity, per-box or merged, refresh policy."""
         self.score_box = QDoubleSpinBox(objectName="score", decimals=2, singleStep=0.05)
         self.score_box.setRange(0.0, 1.0)
         self.topk_box = QSpinBox(objectName="topk")
@@ -106,6 +118,7 @@ class ExplanationControls(QWidget):
             "every-frame: recompute every map on every frame"
         )
 
+    def _lay_out(self, browse: QToolButton, driving: QPushButton, every: QPushButton) -> None:
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.addRow("Model", self.model_box)
@@ -137,7 +150,7 @@ class ExplanationControls(QWidget):
         layout.addLayout(form)
         layout.addStretch(1)
 
-        self.show_settings(settings)
+    def _connect_widgets(self) -> None:
         self.model_box.currentTextChanged.connect(lambda name: self._emit(model=name))
         self.weights_box.activated.connect(lambda _: self._weights_entered())
         self.weights_box.lineEdit().editingFinished.connect(self._weights_entered)

@@ -30,62 +30,37 @@ from PyQt6.QtCore import QThread, pyqtSignal
 
 from live_explain.config import Settings
 from live_explain.errors import UserError
-from live_explain.explain.methods import get_method
-from live_explain.io.recognise import open_source
 from live_explain.io.replay import ReplayReader, open_replay
 from live_explain.io.source import FrameSource, SourceState
 from live_explain.monitor.frame_monitor import FrameMonitor
 from live_explain.realtime.pipeline import Pipeline
 from live_explain.realtime.results import FrameResult
 from live_explain.sinks.recorder import FeedRecorder
+from live_explain.ui.feed_recording import FeedRecording
 from live_explain.ui.frame_update import (
     FrameUpdate,
     SourceInfo,
     selection_keys,
 )
+from live_explain.ui.live_playback import LivePlayback
 from live_explain.ui.loaded_model import (
     LoadedModel,
     load_detector_model,
-    make_detector,
     make_pipeline,
-    usable_classes,
 )
-from live_explain.ui.settings import APP_DEFAULTS, PIPELINE_KEYS
+from live_explain.ui.settings_guard import (
+    EXPLAIN_FALLBACKS,
+    MODEL_FALLBACKS,
+    SettingsGuard,
+    one_line,
+)
 
 log = logging.getLogger("live_explain")
 
 FPS_SMOOTHING = 0.2  # weight of the newest interval in the displayed frame rate
-NOTICE_CHARS = 240  # an error in a notice is cut to one line of about this length
-# What falls back to its default, in this order, when settings not known to work fail
-# before their first frame: loading the model, then building or running the explanation.
-MODEL_FALLBACKS = ("weights", "model")
-EXPLAIN_FALLBACKS = ("layer", "method", "device", "refresh")
-# The settings a notice names when it says what was undone.
-DESCRIBED_KEYS = (
-    "model",
-    "weights",
-    "device",
-    "method",
-    "layer",
-    "classes",
-    "score_thresh",
-    "topk",
-    "colormap",
-    "alpha",
-    "merged",
-    "refresh",
-)
 
 
-def one_line(exc: BaseException) -> str:
-    """``exc`` for a notice: one line, its type named unless it is a user error."""
-    text = " ".join(str(exc).split())
-    if not isinstance(exc, UserError):
-        text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-    return text if len(text) <= NOTICE_CHARS else text[: NOTICE_CHARS - 1] + "…"
-
-
-class EngineWorker(QThread):
+class EngineWorker(FeedRecording, LivePlayback, SettingsGuard, QThread):
     """Plays one source. Construct, connect the signals, ``start()``; ``stop()`` ends it.
 
     ``loaded`` is the model to explain with; without it the worker loads
@@ -242,122 +217,6 @@ class EngineWorker(QThread):
                 if not self._fall_back(MODEL_FALLBACKS, exc):
                     raise
 
-    def _apply_settings(self, changes: dict) -> bool:
-        """Apply ``changes``; True when the current frame should be explained again.
-        A change that cannot apply (unknown weights file, say) leaves the old settings."""
-        old, old_loaded = self.settings, self.loaded
-        new = old.replace(**changes)
-        try:
-            if (new.model, new.weights) != (old.model, old.weights):
-                self._load_model(new.model, new.weights)
-            if (new.model, new.weights, new.device) != (old.model, old.weights, old.device):
-                detector = make_detector(self.loaded, new)
-                if self._pipeline is not None:
-                    self._pipeline.update(detector=detector)
-                updates = {"detector": detector}
-            else:
-                updates = self._pipeline_changes(old, new)
-                if updates and self._pipeline is not None:
-                    self._pipeline.update(**updates)  # checks a new method or layer at once
-        except Exception as exc:
-            if not isinstance(exc, UserError):
-                log.debug("settings change failed", exc_info=True)
-            kept = self._describe(old, new, old_loaded)
-            self.notice.emit("error", f"{one_line(exc)}; back to {kept}")
-            self.settings = old
-            if self.loaded is not old_loaded:
-                self.loaded = old_loaded
-                self.model_ready.emit(old_loaded)
-            self.settings_rejected.emit(old)
-            return False
-        self.settings = new
-        self._changed_at = time.perf_counter()  # frames read from now on show ``new``
-        return bool(updates)
-
-    # -- which settings work ------------------------------------------------------------------
-    def _untested(self) -> bool:
-        """Whether the settings in force have not yet shown a frame (since the last that did)."""
-        if self._good is None:
-            return False
-        good, loaded = self._good
-        return loaded is not self.loaded or good.replace(selected=None) != self.settings.replace(
-            selected=None
-        )
-
-    def _confirm(self) -> None:
-        """A frame was shown with the settings in force: they work."""
-        if self._good is None or self._untested():
-            self._good = (self.settings, self.loaded)
-            self.settings_working.emit(self.settings)
-
-    def _refuse(self, exc: Exception) -> None:
-        """Undo the settings that made the engine fail: back to the last working ones."""
-        assert self._good is not None
-        log.debug("settings refused", exc_info=True)
-        good, loaded = self._good
-        refused, refused_loaded = self.settings, self.loaded
-        tried = self._describe(refused, good, refused_loaded)
-        kept = self._describe(good, refused, loaded)
-        reason = one_line(exc)
-        self.notice.emit("error", f"{tried}: cannot explain with it ({reason}); back to {kept}")
-        if loaded is not refused_loaded:
-            self.loaded = loaded
-            self.model_ready.emit(loaded)
-        self.settings = good.replace(selected=refused.selected)
-        self._changed_at = time.perf_counter()
-        self.settings_rejected.emit(self.settings)
-
-    def _fall_back(self, keys: tuple[str, ...], exc: Exception) -> bool:
-        """Before the first frame of settings not known to work: the first of ``keys`` not at
-        its default goes back to it (with a notice); False when none is left to try."""
-        if not self.fallback or self._good is not None or self._stopping:
-            return False
-        defaults = APP_DEFAULTS
-        for key in keys:
-            value, default = getattr(self.settings, key), getattr(defaults, key)
-            if value == default:
-                continue
-            changes = {key: default}
-            if key == "model":
-                changes["layer"] = None  # another model: its own default layer
-            log.debug("%s %s falls back", key, value, exc_info=True)
-            self.notice.emit(
-                "warning",
-                f"{key} {self._shown(key, value)} cannot be used ({one_line(exc)}); "
-                f"using the default ({self._shown(key, default)})",
-            )
-            self.settings = self.settings.replace(**changes)
-            self.settings_rejected.emit(self.settings)
-            return True
-        return False
-
-    def _describe(self, settings: Settings, other: Settings, loaded: LoadedModel | None) -> str:
-        """The settings in which ``settings`` differ from ``other``, as "layer x, topk 5"."""
-        parts = [
-            f"{key} {self._shown(key, getattr(settings, key), loaded)}"
-            for key in DESCRIBED_KEYS
-            if getattr(settings, key) != getattr(other, key)
-        ]
-        return ", ".join(parts) or "these settings"
-
-    def _shown(self, key: str, value, loaded: LoadedModel | None = None) -> str:
-        loaded = loaded or self.loaded
-        if key == "layer" and value is None:
-            return f"{loaded.default_layer} (default)" if loaded else "the model's default"
-        if key == "classes":
-            return "all" if value is None else ",".join(value)
-        return str(value)
-
-    def _pipeline_changes(self, old: Settings, new: Settings) -> dict:
-        """``Pipeline.update`` keywords for what differs from ``old`` to ``new``."""
-        updates = {k: getattr(new, k) for k in PIPELINE_KEYS if getattr(old, k) != getattr(new, k)}
-        if "classes" in updates:
-            updates["classes"] = usable_classes(self.loaded, new.classes)
-        at_input = get_method(new.method).at_input
-        if at_input and ("method" in updates or "layer" in updates):
-            updates["layer"] = None  # saliency explains at the input pixels
-        return updates
-
     def _new_pipeline(self, source: FrameSource | None) -> Pipeline:
         return make_pipeline(source, self.loaded, self.settings)
 
@@ -376,39 +235,10 @@ class EngineWorker(QThread):
         next_due = time.monotonic() + 1.0 / (reader.fps * self.speed)
         while not self._stopping:
             timeout = max(0.0, next_due - time.monotonic()) if self.playing else None
-            wanted: int | None = None  # a frame asked for by step/seek
-            redraw = False
-            try:
-                command = self._commands.get(timeout=timeout)
-            except queue.Empty:
-                command = None
-            while command is not None:  # drain: consecutive seeks collapse into the last
-                kind = command[0]
-                if kind == "stop":
-                    return
-                if kind in ("play", "toggle"):
-                    playing = command[1] if kind == "play" else not self.playing
-                    if playing and not self.playing and position >= reader.frame_count - 1:
-                        wanted = 0  # play at the end starts again from the beginning
-                    self._set_playing(playing)
-                elif kind == "step":
-                    self._set_playing(False)
-                    base = wanted if wanted is not None else position
-                    wanted = min(max(base + command[1], 0), reader.frame_count - 1)
-                elif kind == "seek":
-                    wanted = min(max(int(command[1]), 0), reader.frame_count - 1)
-                elif kind == "speed":
-                    self.speed = float(command[1])
-                elif kind == "loop":
-                    self.loop = bool(command[1])
-                elif kind == "settings":
-                    redraw |= self._apply_settings(command[1])
-                elif kind == "record":
-                    self._set_recording(command[1], reader.fps)
-                try:
-                    command = self._commands.get_nowait()
-                except queue.Empty:
-                    command = None
+            commands = self._replay_commands(reader, position, timeout)
+            if commands is None:
+                return
+            wanted, redraw = commands
             if wanted is not None:
                 sequential = wanted == position + 1
                 if self._show_checked(reader, wanted, reset=not sequential):
@@ -431,6 +261,54 @@ class EngineWorker(QThread):
             self._show_checked(reader, following, reset=following == 0)
             position = following
             next_due = max(started + 1.0 / (reader.fps * self.speed), time.monotonic() - 0.5)
+
+    def _replay_commands(
+        self, reader: ReplayReader, position: int, timeout: float | None
+    ) -> tuple[int | None, bool] | None:
+        """Wait up to ``timeout`` for commands and take every one queued (consecutive seeks
+        collapse into the last): the frame asked for by step or seek (or ``None``) and whether
+        the frame on screen needs explaining again; ``None`` to stop."""
+        wanted: int | None = None
+        redraw = False
+        last = reader.frame_count - 1
+        try:
+            command = self._commands.get(timeout=timeout)
+        except queue.Empty:
+            command = None
+        while command is not None:
+            kind = command[0]
+            if kind == "stop":
+                return None
+            if kind in ("play", "toggle"):
+                playing = command[1] if kind == "play" else not self.playing
+                if playing and not self.playing and position >= last:
+                    wanted = 0  # play at the end starts again from the beginning
+                self._set_playing(playing)
+            elif kind == "step":
+                self._set_playing(False)
+                base = wanted if wanted is not None else position
+                wanted = min(max(base + command[1], 0), last)
+            elif kind == "seek":
+                wanted = min(max(int(command[1]), 0), last)
+            else:
+                redraw |= self._setting_command(kind, command[1], reader.fps)
+            try:
+                command = self._commands.get_nowait()
+            except queue.Empty:
+                command = None
+        return wanted, redraw
+
+    def _setting_command(self, kind: str, value, fps: float) -> bool:
+        """Speed, loop, settings or recording; True when the frame needs explaining again."""
+        if kind == "speed":
+            self.speed = float(value)
+        elif kind == "loop":
+            self.loop = bool(value)
+        elif kind == "settings":
+            return self._apply_settings(value)
+        elif kind == "record":
+            self._set_recording(value, fps)
+        return False
 
     def _first_frame(self, reader: ReplayReader, index: int) -> bool:
         """Make the pipeline and show frame ``index``; with ``fallback``, a setting that makes
@@ -475,67 +353,7 @@ class EngineWorker(QThread):
             self.playing = playing
             self.playing_changed.emit(playing)
 
-    # -- live -------------------------------------------------------------------------------
-    def _live(self) -> None:
-        while not self._stopping:
-            source = open_source(self.spec, realtime=True, on_state=self._on_source_state)
-            self._source_kind = source.kind
-            self._live_source = source
-            if self._stopping:
-                return
-            self.state_changed.emit(SourceState.CONNECTING.value)
-            source.start()  # opening errors (no such camera) raise here
-            self.source_opened.emit(
-                SourceInfo(self.spec, source.description, source.kind, source.fps, None)
-            )
-            self.playing_changed.emit(self.playing)
-            try:
-                self._pipeline = pipeline = self._new_pipeline(source)
-                for result in pipeline.run():
-                    if not self._handle_live_commands(source.fps):
-                        return
-                    self._emit(result, None)
-            except Exception as exc:
-                if self._stopping:
-                    return
-                source.close()  # run() closes it too, but the pipeline may not have been made
-                # Settings the engine could not use: say so, go back (or to the defaults
-                # before a first frame), start again. Anything else ends the worker.
-                if self._good is None:
-                    if not self._fall_back(EXPLAIN_FALLBACKS, exc):
-                        raise
-                elif self._untested():
-                    self._refuse(exc)
-                else:
-                    raise
-                continue
-            state = source.state.value
-            self.state_changed.emit(state)
-            return
-
-    def _handle_live_commands(self, fps: float) -> bool:
-        """Apply queued commands between live frames; False when the worker must stop.
-        While paused this blocks (the source keeps only its newest frames meanwhile)."""
-        while True:
-            try:
-                command = self._commands.get(block=not self.playing)
-            except queue.Empty:
-                return True
-            kind = command[0]
-            if kind == "stop":
-                return False
-            if kind == "play":
-                self._set_playing(command[1])
-            elif kind == "toggle":
-                self._set_playing(not self.playing)
-            elif kind == "settings":
-                self._apply_settings(command[1])
-            elif kind == "record":
-                self._set_recording(command[1], fps)
             # step, seek, speed and loop do not apply to live sources
-
-    def _on_source_state(self, state: SourceState) -> None:
-        self.state_changed.emit(state.value)  # from the source's producer thread: queued
 
     # -- output -----------------------------------------------------------------------------
     def _emit(self, result: FrameResult, frame_count: int | None, *, record: bool = True) -> None:
@@ -585,30 +403,3 @@ class EngineWorker(QThread):
         # before it: only a frame read after it shows that the new ones work.
         if result.frame.captured_s >= self._changed_at:
             self._confirm()
-
-    def _set_recording(self, path: Path | None, fps: float) -> None:
-        if path is None:
-            self._finish_recording()
-            return
-        if self._recorder is not None:
-            return
-        try:
-            self._recorder = FeedRecorder(path, fps, self.spec, self._source_kind)
-        except (UserError, OSError) as exc:
-            self.notice.emit("error", f"cannot record: {exc}")
-            self.recording_changed.emit(None)
-            return
-        self.recording_changed.emit(path)
-
-    def _finish_recording(self) -> None:
-        recorder, self._recorder = self._recorder, None
-        if recorder is None:
-            return
-        try:
-            saved = recorder.close()
-        except Exception as exc:
-            self.notice.emit("error", f"recording failed: {exc}")
-            saved = None
-        if saved is not None:
-            self.notice.emit("info", f"recorded {recorder.frames_written} frames to {saved}")
-        self.recording_changed.emit(None)

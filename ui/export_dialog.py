@@ -159,6 +159,17 @@ class ExportDialog(QDialog):
         form.addRow("Output", path_row)
         form.addRow("Start", self.start_box)
         form.addRow("End", self.end_box)
+        self._make_buttons()
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
+        layout.addLayout(form)
+        layout.addWidget(self.progress_bar)
+        layout.addWidget(self.status)
+        layout.addWidget(self.buttons)
+        self.resize(520, 0)
+
+    def _make_buttons(self) -> None:
+        """Export, Cancel (stops a running export, else closes) and Close."""
         self.buttons = QDialogButtonBox()
         self.start_button = QPushButton("Export")
         self.cancel_button = QPushButton("Cancel")
@@ -170,13 +181,6 @@ class ExportDialog(QDialog):
         self.start_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.cancel)
         self.close_button.clicked.connect(self.close)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.summary)
-        layout.addLayout(form)
-        layout.addWidget(self.progress_bar)
-        layout.addWidget(self.status)
-        layout.addWidget(self.buttons)
-        self.resize(520, 0)
 
     @property
     def running(self) -> bool:

@@ -12,46 +12,34 @@ starts it again with the last working settings; when it cannot, the transport go
 from __future__ import annotations
 
 import time
-from datetime import datetime
 from pathlib import Path
 
-from PyQt6.QtCore import Qt, pyqtSignal
-from PyQt6.QtGui import QAction, QCloseEvent, QKeySequence
+from PyQt6.QtCore import pyqtSignal
+from PyQt6.QtGui import QCloseEvent
 from PyQt6.QtWidgets import (
-    QDockWidget,
-    QFileDialog,
-    QInputDialog,
     QLabel,
     QMainWindow,
-    QMenu,
-    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
 
 from live_explain.config import Settings
 from live_explain.errors import UserError
-from live_explain.io.images import IMAGE_SUFFIXES
 from live_explain.io.source import SourceState
 from live_explain.model.detector import resolve_device
-from live_explain.sinks.recorder import RECORDINGS_DIR, default_recording_path
-from live_explain.ui.camera_menu import CameraMenu
-from live_explain.ui.controls import ExplanationControls
-from live_explain.ui.detections_panel import DetectionsPanel
+from live_explain.sinks.recorder import RECORDINGS_DIR
 from live_explain.ui.engine_worker import EngineWorker
 from live_explain.ui.event_strip import EventStrip
 from live_explain.ui.export_dialog import ExportDialog
 from live_explain.ui.frame_update import FrameUpdate, SourceInfo
-from live_explain.ui.layer_inspector import LayerInspector
 from live_explain.ui.loaded_model import LoadedModel
 from live_explain.ui.notices import NoticeArea
 from live_explain.ui.settings import AppSettings
 from live_explain.ui.transport import Transport
 from live_explain.ui.video_view import Hud, VideoView
+from live_explain.ui.window_menus import WindowMenus
+from live_explain.ui.window_outputs import WindowOutputs
 
-VIDEO_FILTER = "Videos (*.mp4 *.mkv *.mov *.avi *.m4v *.webm);;Images ({});;All files (*)".format(
-    " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES))
-)
 DEFAULT_SIZE = (1400, 880)
 # The engine is restarted after an error at most this often within RESTART_WINDOW_S; a
 # failure that keeps coming back stops it instead.
@@ -59,16 +47,7 @@ RESTARTS_AT_MOST = 3
 RESTART_WINDOW_S = 60.0
 
 
-def unique_path(path: Path) -> Path:
-    """``path``, or ``name-2.ext``, ``name-3.ext`` ... if it exists."""
-    candidate, n = path, 2
-    while candidate.exists():
-        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
-        n += 1
-    return candidate
-
-
-class MainWindow(QMainWindow):
+class MainWindow(WindowOutputs, WindowMenus, QMainWindow):
     """``loaded``: an already loaded model (else the first source loads ``settings.model``).
 
     ``frame_shown(count)`` fires after each painted frame; ``source_state(state)`` when the
@@ -121,28 +100,7 @@ class MainWindow(QMainWindow):
         column.addWidget(self.event_strip)  # under the seek slider
         self.setCentralWidget(central)
 
-        self.controls = ExplanationControls(self.explain)
-        if loaded is not None:
-            self.controls.show_model(loaded)
-        scroll = QScrollArea()
-        scroll.setWidget(self.controls)
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.controls_dock = self._dock(
-            "Explanation", scroll, Qt.DockWidgetArea.RightDockWidgetArea
-        )
-        self.table = DetectionsPanel()
-        self.table_dock = self._dock(
-            "Detections", self.table, Qt.DockWidgetArea.RightDockWidgetArea
-        )
-        self.inspector = LayerInspector()
-        self.inspector_dock = self._dock(
-            "Layer inspector", self.inspector, Qt.DockWidgetArea.BottomDockWidgetArea
-        )
-        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
-        self.resizeDocks([self.controls_dock], [340], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.controls_dock, self.table_dock], [620, 200], Qt.Orientation.Vertical)
-        self.resizeDocks([self.inspector_dock], [230], Qt.Orientation.Vertical)
+        self._make_docks(loaded)
 
         self.source_label = QLabel("no source")
         self.record_label = QLabel()
@@ -158,69 +116,6 @@ class MainWindow(QMainWindow):
         if state is not None:
             self.restoreState(state)
         self._show_hud()
-
-    # -- construction -------------------------------------------------------------------------
-    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
-        dock = QDockWidget(title, self)
-        dock.setObjectName(title.lower().replace(" ", "-"))
-        dock.setWidget(widget)
-        self.addDockWidget(area, dock)
-        return dock
-
-    def _action(self, text: str, slot, shortcut: str | QKeySequence | None = None) -> QAction:
-        action = QAction(text, self)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        action.triggered.connect(slot)
-        self.addAction(action)  # shortcuts work with the menu bar hidden (full screen)
-        return action
-
-    def _make_actions(self) -> None:
-        a = self._action
-        self.open_file_action = a("Open &file…", self._ask_file, QKeySequence.StandardKey.Open)
-        self.open_folder_action = a("Open f&older…", self._ask_folder)
-        self.open_url_action = a("Open &URL…", self._ask_url)
-        self.synthetic_action = a("&Synthetic scene", lambda: self.open_source("synthetic"))
-        self.quit_action = a("&Quit", self.close, QKeySequence.StandardKey.Quit)
-        self.play_action = a("Play / pause", self.toggle_play, Qt.Key.Key_Space)
-        self.back_action = a("Step back", lambda: self.step(-1), Qt.Key.Key_Left)
-        self.forward_action = a("Step forward", lambda: self.step(1), Qt.Key.Key_Right)
-        self.faster_action = a("Faster", lambda: self.transport.change_speed(1), Qt.Key.Key_Up)
-        self.slower_action = a("Slower", lambda: self.transport.change_speed(-1), Qt.Key.Key_Down)
-        self.record_action = a("&Record", self.toggle_record, Qt.Key.Key_R)
-        self.record_action.setCheckable(True)
-        self.export_action = a("&Export…", self.open_export, Qt.Key.Key_E)
-        self.screenshot_action = a("&Screenshot", lambda: self.save_screenshot(), Qt.Key.Key_S)
-        self.full_screen_action = a("&Full screen", self.toggle_full_screen, Qt.Key.Key_F)
-
-        menu = self.menuBar().addMenu("&Source")
-        for action in (self.open_file_action, self.open_folder_action, self.open_url_action):
-            menu.addAction(action)
-        self.camera_menu = CameraMenu(self.open_source, self)
-        menu.addMenu(self.camera_menu)
-        menu.addAction(self.synthetic_action)
-        self.recent_menu = QMenu("&Recent", self)
-        self.recent_menu.aboutToShow.connect(self._fill_recent)
-        menu.addMenu(self.recent_menu)
-        menu.addSeparator()
-        menu.addAction(self.quit_action)
-        play = self.menuBar().addMenu("&Playback")
-        for action in (
-            self.play_action,
-            self.back_action,
-            self.forward_action,
-            self.faster_action,
-            self.slower_action,
-        ):
-            play.addAction(action)
-        tools = self.menuBar().addMenu("&Capture")
-        for action in (self.record_action, self.screenshot_action, self.export_action):
-            tools.addAction(action)
-        view = self.menuBar().addMenu("&View")
-        for dock in (self.controls_dock, self.table_dock, self.inspector_dock):
-            view.addAction(dock.toggleViewAction())
-        view.addAction(self.full_screen_action)
 
     def _connect(self) -> None:
         t = self.transport
@@ -301,29 +196,6 @@ class MainWindow(QMainWindow):
             return
         self._retired.append(worker)
         worker.finished.connect(lambda: self._retired.remove(worker))
-
-    def _ask_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open video or image", "", VIDEO_FILTER)
-        if path:
-            self.open_source(path)
-
-    def _ask_folder(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Open a folder of images")
-        if path:
-            self.open_source(path)
-
-    def _ask_url(self) -> None:
-        url, ok = QInputDialog.getText(self, "Open URL", "rtsp://, rtsps://, http:// or https://")
-        if ok and url.strip():
-            self.open_source(url.strip())
-
-    def _fill_recent(self) -> None:
-        self.recent_menu.clear()
-        for spec in self.app_settings.recent_sources():
-            action = self.recent_menu.addAction(spec)
-            action.triggered.connect(lambda _=False, s=spec: self.open_source(s))
-        if self.recent_menu.isEmpty():
-            self.recent_menu.addAction("(none yet)").setEnabled(False)
 
     # -- what the worker reports ------------------------------------------------------------
     def _show_frame(self, update: FrameUpdate) -> None:
@@ -440,14 +312,6 @@ class MainWindow(QMainWindow):
         self.controls.show_model(loaded)
         self._show_hud()
 
-    def _recording_changed(self, path: Path | None) -> None:
-        self.recording = path
-        on = path is not None
-        self.record_action.setChecked(on)
-        self.transport.record_button.setChecked(on)
-        self.record_label.setText(f"● REC {path.name}" if on else "")
-        self.record_label.setStyleSheet("color: #e33; font-weight: bold" if on else "")
-
     def _show_source_label(self) -> None:
         info = self.source_info
         what = info.description if info else (self.spec or "no source")
@@ -515,66 +379,6 @@ class MainWindow(QMainWindow):
             self.explain = self.explain.replace(selected=key)
             if self.worker is not None:
                 self.worker.update_settings(selected=key)
-
-    def toggle_record(self) -> None:
-        if self.worker is None:
-            self.notices.notify("warning", "nothing to record: open a source first")
-            self._recording_changed(None)
-            return
-        if self.recording is not None:
-            self.worker.stop_recording()
-            return
-        try:
-            self.recordings_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            self.notices.notify("error", f"{self.recordings_dir}: cannot create ({exc.strerror})")
-            self._recording_changed(None)
-            return
-        name = default_recording_path(self.worker.spec).name
-        self.worker.start_recording(unique_path(self.recordings_dir / name))
-
-    def save_screenshot(self, path: Path | None = None) -> Path | None:
-        """A PNG of the video view (with its HUD); returns where it went."""
-        if path is None:
-            stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-            try:
-                self.recordings_dir.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                self.notices.notify("error", f"{self.recordings_dir}: cannot create ({exc})")
-                return None
-            path = unique_path(self.recordings_dir / f"screenshot-{stamp}.png")
-        if not self.view.grab().save(str(path), "PNG"):
-            self.notices.notify("error", f"{path}: could not write the screenshot")
-            return None
-        self.notices.notify("info", f"screenshot saved to {path}")
-        return path
-
-    def open_export(self) -> ExportDialog | None:
-        """The export dialog for the current file or folder (not for live sources)."""
-        if self.export_dialog is not None and self.export_dialog.running:
-            self.export_dialog.show()
-            self.export_dialog.raise_()
-            return self.export_dialog
-        info = self.source_info
-        if info is None or not info.replayable or self.loaded is None:
-            self.notices.notify(
-                "warning", "export needs a video file or an image folder (record a live feed first)"
-            )
-            return None
-        output = unique_path(self.recordings_dir / f"{Path(info.spec).stem}-explained.mp4")
-        self.export_dialog = ExportDialog(
-            info.spec,
-            self.loaded,
-            self.explain.replace(selected=None),
-            output,
-            duration_s=info.frame_count / info.fps if info.kind == "video" else None,
-            parent=self,
-        )
-        self.export_dialog.finished_export.connect(
-            lambda ok, message: self.notices.notify("info" if ok else "warning", message)
-        )
-        self.export_dialog.show()
-        return self.export_dialog
 
     def toggle_full_screen(self) -> None:
         if self.isFullScreen():

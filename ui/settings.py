@@ -3,6 +3,7 @@ sources, playback speed and loop, window geometry."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from PyQt6.QtCore import QByteArray, QSettings
@@ -39,40 +40,24 @@ class AppSettings:
 
     # -- explanation ----------------------------------------------------------------------
     def explain(self) -> Settings:
-        s, d = self.qsettings, APP_DEFAULTS
-        classes = s.value("explain/classes", None)
-        if classes is None:
-            chosen = d.classes
-        elif classes == "*":
-            chosen = None
-        else:
-            chosen = tuple(c for c in str(classes).split(",") if c)
-        return APP_DEFAULTS.replace(
-            model=str(s.value("explain/model", d.model)),
-            weights=str(s.value("explain/weights", d.weights)),
-            device=str(s.value("explain/device", d.device)),
-            method=str(s.value("explain/method", d.method)),
-            layer=str(s.value("explain/layer", "")) or None,
-            classes=chosen,
-            score_thresh=float(s.value("explain/score_thresh", d.score_thresh)),
-            topk=int(s.value("explain/topk", d.topk)),
-            colormap=str(s.value("explain/colormap", d.colormap)),
-            alpha=float(s.value("explain/alpha", d.alpha)),
-            merged=_bool(s.value("explain/merged", d.merged)),
-            refresh=str(s.value("explain/refresh", d.refresh)),
-        )
+        """The remembered settings (every field of :class:`Settings` marked ``remembered``);
+        a value that cannot be read back keeps its default."""
+        values = {}
+        for setting in dataclasses.fields(Settings):
+            raw = self.qsettings.value(f"explain/{setting.name}", None)
+            if raw is None or not setting.metadata["remembered"]:
+                continue
+            try:
+                values[setting.name] = _read(setting, raw)
+            except (TypeError, ValueError):
+                continue  # a hand-edited or older file: the default stands
+        return APP_DEFAULTS.replace(**values)
 
     def save_explain(self, settings: Settings) -> None:
-        s = self.qsettings
-        for key in ("model", "weights", "device", "method", "colormap", "refresh"):
-            s.setValue(f"explain/{key}", getattr(settings, key))
-        s.setValue("explain/layer", settings.layer or "")
-        classes = "*" if settings.classes is None else ",".join(settings.classes)
-        s.setValue("explain/classes", classes)
-        s.setValue("explain/score_thresh", settings.score_thresh)
-        s.setValue("explain/topk", settings.topk)
-        s.setValue("explain/alpha", settings.alpha)
-        s.setValue("explain/merged", settings.merged)
+        for setting in dataclasses.fields(Settings):
+            if setting.metadata["remembered"]:
+                value = _written(getattr(settings, setting.name), setting)
+                self.qsettings.setValue(f"explain/{setting.name}", value)
 
     # -- sources and playback ---------------------------------------------------------------
     def recent_sources(self) -> list[str]:
@@ -112,3 +97,26 @@ def _bool(value: object) -> bool:
     if isinstance(value, str):
         return value.lower() in ("1", "true", "yes")
     return bool(value)
+
+
+def _written(value: object, setting: dataclasses.Field) -> object:
+    """A setting as the INI file holds it: ``*`` for every class, "" for the default layer."""
+    if setting.name == "classes":
+        return "*" if value is None else ",".join(value)
+    return "" if value is None else value
+
+
+def _read(setting: dataclasses.Field, raw: object) -> object:
+    """A setting read back from the INI file, by its field's type."""
+    kind = str(setting.type)
+    if setting.name == "classes":
+        return None if raw == "*" else tuple(c for c in str(raw).split(",") if c)
+    if "None" in kind and raw == "":
+        return None
+    if kind.startswith("bool"):
+        return _bool(raw)
+    if kind.startswith("int"):
+        return int(raw)
+    if kind.startswith("float"):
+        return float(raw)
+    return str(raw)

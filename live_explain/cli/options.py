@@ -14,14 +14,13 @@ from live_explain.errors import UserError
 MAX_FPS = 1000.0  # as for a video's own frame rate (sources trust 1 to 1000)
 MIN_FPS = 0.01  # one image every 100 s; slower rates round to 0 in a video's time base
 DEFAULT_SYNTHETIC_FRAMES = 300  # a synthetic scene never ends; export 12 s of it by default
-# The settings' stages as the --help groups them; fields without a flag stay in the app.
+# The settings' stages as the --help groups them.
 GROUPS = {
     "model": "model and explanation",
     "detector": "model and explanation",
     "policy": "maps across frames",
     "style": "overlay",
 }
-NO_FLAG = ("boxes", "selected")
 
 
 def argument_type(read: Callable[[str], Any]) -> Callable[[str], Any]:
@@ -69,7 +68,7 @@ def add_settings_options(
     defaults = Settings()
     for setting in dataclasses.fields(Settings):
         stage = setting.metadata["stage"]
-        if stage not in stages or setting.name in NO_FLAG:
+        if stage not in stages or not setting.metadata["flag"]:
             continue
         title = GROUPS[stage]
         group = groups.get(title) or groups.setdefault(title, parser.add_argument_group(title))

@@ -92,6 +92,56 @@ def save_weights(model: torch.nn.Module, path: Path, meta: dict) -> None:
     os.replace(tmp, path)
 
 
+def _batch(samples, flips, batch_size: int, device: torch.device):
+    """The next ``batch_size`` training pairs, each flipped left-right with chance 1/2."""
+    images, targets = [], []
+    for _ in range(batch_size):
+        pair = to_training_pair(*next(samples), flip=bool(flips.random() < 0.5))
+        images.append(pair[0].to(device))
+        targets.append({k: v.to(device) for k, v in pair[1].items()})
+    return images, targets
+
+
+def _losses(model, seen: dict, images, targets, explain_weight: float):
+    """The detection losses, plus ``explain_weight`` times the Grad-CAM-outside-the-box term
+    (on the features and resized targets the hooks in ``seen`` caught), and what the
+    progress bar shows of it."""
+    losses = model(images, targets)
+    postfix = {}
+    if explain_weight > 0:
+        image_list, sized = seen["input"]
+        easy = [~t["difficult"] for t in sized]  # as evaluated: no difficult ones
+        outside = gradcam_outside_share(
+            model,
+            seen["features"],
+            [t["boxes"][e] for t, e in zip(sized, easy, strict=True)],
+            [t["labels"][e] for t, e in zip(sized, easy, strict=True)],
+            image_list.image_sizes,
+        )
+        losses["explanation"] = explain_weight * outside
+        postfix["outside"] = f"{float(outside.detach()):.2f}"
+    return losses, postfix
+
+
+def _prepare_stage(model, hold_coords: bool, fast: bool, device: torch.device):
+    """Hooks that catch the resized input and the features (for the explanation term), the
+    coordinate channels held at zero (``hold_coords``) and, with ``fast``, the CPU's faster
+    pooler and memory layout; returns what the stage undoes at its end."""
+    seen = {}
+    hooks = [
+        model.transform.register_forward_hook(lambda m, a, out: seen.__setitem__("input", out)),
+        model.backbone.register_forward_hook(lambda m, a, out: seen.__setitem__("features", out)),
+    ]
+    if hold_coords:
+        hooks += hold_coordinates(model)
+    pooler = model.roi_heads.box_roi_pool
+    if fast and device.type == "cpu":  # same values; torchvision's CUDA kernels are fast
+        model.roi_heads.box_roi_pool = SparseMultiScaleRoIAlign.like(pooler)
+    if fast:
+        model.to(memory_format=torch.channels_last)  # ~10% faster convolutions on a CPU
+    return seen, hooks, pooler
+
+
 def run_stage(
     model: torch.nn.Module,
     name: str,
@@ -120,20 +170,9 @@ def run_stage(
 
     if reseed:
         torch.manual_seed(seed)
-    seen = {}
-    hooks = [
-        model.transform.register_forward_hook(lambda m, a, out: seen.__setitem__("input", out)),
-        model.backbone.register_forward_hook(lambda m, a, out: seen.__setitem__("features", out)),
-    ]
-    if hold_coords:
-        hooks += hold_coordinates(model)
+    seen, hooks, pooler = _prepare_stage(model, hold_coords, fast, device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     samples = training_samples(seed)
-    pooler = model.roi_heads.box_roi_pool
-    if fast and device.type == "cpu":  # same values; torchvision's CUDA kernels are fast
-        model.roi_heads.box_roi_pool = SparseMultiScaleRoIAlign.like(pooler)
-    if fast:
-        model.to(memory_format=torch.channels_last)  # ~10% faster convolutions on a CPU
     flips = np.random.default_rng(seed + 1)
     warmup = min(200, iterations // 10)
     started = time.monotonic()
@@ -144,25 +183,8 @@ def run_stage(
             for step in range(iterations):
                 for group in optimizer.param_groups:
                     group["lr"] = learning_rate(step, iterations, lr, warmup)
-                images, targets = [], []
-                for _ in range(batch_size):
-                    pair = to_training_pair(*next(samples), flip=bool(flips.random() < 0.5))
-                    images.append(pair[0].to(device))
-                    targets.append({k: v.to(device) for k, v in pair[1].items()})
-                losses = model(images, targets)
-                postfix = {}
-                if explain_weight > 0:
-                    image_list, sized = seen["input"]
-                    easy = [~t["difficult"] for t in sized]  # as evaluated: no difficult ones
-                    outside = gradcam_outside_share(
-                        model,
-                        seen["features"],
-                        [t["boxes"][e] for t, e in zip(sized, easy, strict=True)],
-                        [t["labels"][e] for t, e in zip(sized, easy, strict=True)],
-                        image_list.image_sizes,
-                    )
-                    losses["explanation"] = explain_weight * outside
-                    postfix["outside"] = f"{float(outside.detach()):.2f}"
+                images, targets = _batch(samples, flips, batch_size, device)
+                losses, postfix = _losses(model, seen, images, targets, explain_weight)
                 loss = sum(losses.values())
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -227,27 +249,36 @@ def train(
             device,
             explain_weight,
         )
-    meta = {
+    recipe = dict(
+        iterations=None if init is not None else iterations,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        init=None if init is None else {"file": init.name, "meta": init_meta},
+        explain_iterations=explain_iterations,
+        explain_weight=explain_weight,
+        explain_lr=explain_lr,
+    )
+    meta = _training_meta(recipe, seconds, device)
+    save_weights(model.eval(), out, meta)
+    return out
+
+
+def _training_meta(recipe: dict, seconds: dict, device: torch.device) -> dict:
+    """What the weights file records of its training: the model, the seeds, the recipe, the
+    time each stage took, the versions."""
+    return {
         "architecture": "FasterRCNN, DemoBody (CoordConv stages 3-5) + 3-level FPN (64 ch), "
         "TwoMLPHead 256",
         "input_size": list(INPUT_SIZE),
         "train_seeds": [TRAIN_SEEDS.start, TRAIN_SEEDS.stop],
         "eval_seeds": [EVAL_SEEDS.start, EVAL_SEEDS.stop],
-        "iterations": None if init is not None else iterations,
-        "batch_size": batch_size,
-        "lr": lr,
-        "seed": seed,
-        "init": None if init is None else {"file": init.name, "meta": init_meta},
-        "explain_iterations": explain_iterations,
-        "explain_weight": explain_weight,
-        "explain_lr": explain_lr,
+        **recipe,
         "train_seconds": {k: round(v, 1) for k, v in seconds.items()},
         "device": str(device),
         "torch": str(torch.__version__),
         "evaluation": None,  # filled in by evaluate.py --write-meta
     }
-    save_weights(model.eval(), out, meta)
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:
