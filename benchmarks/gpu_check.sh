@@ -61,7 +61,7 @@ from pathlib import Path
 import cv2
 
 from live_explain.sinks.video import H264Writer
-from live_explain.io.sources import SyntheticSource
+from live_explain.io.synthetic_source import SyntheticSource
 
 src, dst, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
 size = (1280, 720)
@@ -94,7 +94,7 @@ PY
 bench() {  # bench NAME MODEL SECONDS
   local name=$1 model=$2 limit=$3
   echo "gpu_check: live-explain bench $model (at most ${limit} s)"
-  timeout "$limit" "$python" -m live_explain.cli.main bench "$big" --json --model "$model" \
+  timeout "$limit" "$python" -m live_explain.cli bench "$big" --json --model "$model" \
     --weights none --device cuda --score-thresh 0 --topk 10 --method gradcam \
     --max-frames "$frames" "${extra[@]}" >"$results/bench_$name.json" 2>"$results/bench_$name.err"
   local rc=$?

@@ -110,9 +110,13 @@ def smooth_value(text: str) -> int:
 
 
 def class_names(text: str) -> tuple[str, ...] | None:
-    """``--classes car,person``: the names, or ``None`` (every class) for an empty list."""
+    """``--classes car,person``: the names; an empty text means every class (``None``)."""
+    if not text.strip():
+        return None
     names = tuple(name.strip() for name in text.split(",") if name.strip())
-    return names or None
+    if not names:
+        raise ValueError(f"no class names in {text!r}; give names like car,person")
+    return names
 
 
 @dataclass(frozen=True)
@@ -253,7 +257,7 @@ class Settings:
         return RenderStyle(**self.of_stage("style"))
 
     def policy(self):
-        """The :class:`~live_explain.realtime.reuse.RefreshPolicy` (raises UserError for a
+        """The :class:`~live_explain.realtime.refresh_policy.RefreshPolicy` (raises UserError for a
         bad budget or fidelity)."""
         from live_explain.realtime.refresh_policy import RefreshPolicy
 
@@ -292,27 +296,27 @@ def choices_of(name: str) -> tuple[str, ...] | None:
 def build_detector(settings: Settings, model=None):
     """The :class:`~live_explain.model.detector.Detector` that ``settings`` describe: on
     ``model`` (a loaded module, which the detector then owns) or on the model it loads. Raises
-    :class:`UserError` for a classifier, a method that cannot explain detections, or a class
-    name the model does not know."""
-    from live_explain.explain.methods import get_method
+    :class:`UserError` for a classifier, a method that cannot explain detections, a device that
+    is not here, or a class name the model does not know, each before the model loads."""
     from live_explain.model.detector import Detector, resolve_device
     from live_explain.model.loading import check_model_name, is_detector, load_model
 
-    check_detector_method(settings)
     if model is None:
         check_model_name(settings.model)
         if not is_detector(settings.model):
             raise UserError(f"{settings.model} is a classifier; this command needs a detector")
+    check_detector_method(settings)
+    device = resolve_device(settings.device)
+    if model is None:
         model = load_model(settings.model, weights=settings.weights)
-    layer = None if get_method(settings.method).at_input else settings.layer
     return Detector(
         model,
-        resolve_device(settings.device),
+        device,
         settings.score_thresh,
         list(settings.classes) if settings.classes is not None else None,
         settings.topk,
         method=settings.method,
-        layer=layer,
+        layer=settings.layer,
         smooth=settings.smooth,
         precision=settings.precision,
     )

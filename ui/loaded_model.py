@@ -15,6 +15,7 @@ from torch import nn
 from live_explain.config import Settings, build_detector
 from live_explain.errors import UserError
 from live_explain.explain.layers import default_layer
+from live_explain.explain.methods import get_method
 from live_explain.io.source import FrameSource
 from live_explain.model.detector import Detector
 from live_explain.model.loading import is_detector, load_model
@@ -73,19 +74,26 @@ def usable_classes(loaded: LoadedModel, classes: tuple[str, ...] | None) -> list
     return [c for c in classes if c in known]
 
 
-def make_detector(loaded: LoadedModel, settings: Settings) -> Detector:
-    """A Detector on its own copy of the model, configured by ``settings`` (the classes the
-    model does not know left out)."""
+def usable_settings(loaded: LoadedModel, settings: Settings) -> Settings:
+    """``settings`` as this model and the app can use them: the classes the model does not
+    know left out, no layer for a method at the input pixels (the layer tree's choice stays
+    for the next method), and no SmoothGrad copies but for saliency (there is no widget for
+    them; ``watch --smooth N`` sets them)."""
+    method = get_method(settings.method)
     usable = settings.replace(classes=usable_classes(loaded, settings.classes))
-    return build_detector(usable, loaded.copy_model())
+    if method.at_input:
+        usable = usable.replace(layer=None)
+    if not method.smoothable:
+        usable = usable.replace(smooth=0)
+    return usable
+
+
+def make_detector(loaded: LoadedModel, settings: Settings) -> Detector:
+    """A Detector on its own copy of the model, configured by ``settings``."""
+    return build_detector(usable_settings(loaded, settings), loaded.copy_model())
 
 
 def make_pipeline(source: FrameSource | None, loaded: LoadedModel, settings: Settings) -> Pipeline:
     """A pipeline on its own copy of the model, as ``settings`` say (``source=None``:
     frames are handed to ``Pipeline.process``)."""
-    return Pipeline(
-        source,
-        make_detector(loaded, settings),
-        style=settings.style(),
-        policy=settings.policy(),
-    )
+    return Pipeline.from_settings(source, usable_settings(loaded, settings), loaded.copy_model())

@@ -281,14 +281,7 @@ class MainWindow(WindowOutputs, WindowMenus, QMainWindow):
     def _set_engine_active(self, active: bool) -> None:
         """Playback controls and their shortcuts: on while an engine runs."""
         self.transport.set_active(active)
-        for action in (
-            self.play_action,
-            self.back_action,
-            self.forward_action,
-            self.faster_action,
-            self.slower_action,
-            self.record_action,
-        ):
+        for action in (*self._playback_actions(), self.record_action):
             action.setEnabled(active)
 
     def _savable(self) -> Settings:

@@ -151,7 +151,9 @@ class SettingsGuard:
         updates = {k: getattr(new, k) for k in PIPELINE_KEYS if getattr(old, k) != getattr(new, k)}
         if "classes" in updates:
             updates["classes"] = usable_classes(self.loaded, new.classes)
-        at_input = get_method(new.method).at_input
-        if at_input and ("method" in updates or "layer" in updates):
+        method = get_method(new.method)
+        if method.at_input and ("method" in updates or "layer" in updates):
             updates["layer"] = None  # saliency explains at the input pixels
+        if "method" in updates and not method.smoothable:
+            updates["smooth"] = 0  # SmoothGrad (watch --smooth N) is for saliency only
         return updates

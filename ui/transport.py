@@ -105,13 +105,7 @@ class Transport(QWidget):
         """``frame_count=None``: a live source (no seeking)."""
         self._frame_count, self._fps = frame_count, fps
         replay = frame_count is not None
-        for widget in (
-            self.back_button,
-            self.forward_button,
-            self.slider,
-            self.speed_box,
-            self.loop_box,
-        ):
+        for widget in self._replay_widgets():
             widget.setEnabled(replay)
         self.export_button.setEnabled(replay)
         self._showing = True
@@ -120,19 +114,17 @@ class Transport(QWidget):
         self._showing = False
         self.time_label.setText("live" if not replay else self._time_text(0))
 
+    def _replay_widgets(self) -> tuple[QWidget, ...]:
+        """What only a file or folder (not a live source) can use: step, seek, speed, loop."""
+        return (self.back_button, self.forward_button, self.slider, self.speed_box, self.loop_box)
+
     def set_active(self, active: bool) -> None:
         """``False``: no engine plays the source (it stopped), so play, step, seek, speed,
         loop and record are off; ``True``: on again, as the source allows."""
         self.play_button.setEnabled(active)
         self.record_button.setEnabled(active)
         replay = active and self._frame_count is not None
-        for widget in (
-            self.back_button,
-            self.forward_button,
-            self.slider,
-            self.speed_box,
-            self.loop_box,
-        ):
+        for widget in self._replay_widgets():
             widget.setEnabled(replay)
         if not active:
             self.set_playing(False)

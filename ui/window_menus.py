@@ -54,6 +54,16 @@ class WindowMenus:
         self.resizeDocks([self.controls_dock, self.table_dock], [620, 200], Qt.Orientation.Vertical)
         self.resizeDocks([self.inspector_dock], [230], Qt.Orientation.Vertical)
 
+    def _playback_actions(self) -> tuple[QAction, ...]:
+        """Play, one frame back and forward, faster, slower."""
+        return (
+            self.play_action,
+            self.back_action,
+            self.forward_action,
+            self.faster_action,
+            self.slower_action,
+        )
+
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(title.lower().replace(" ", "-"))
@@ -100,13 +110,7 @@ class WindowMenus:
         menu.addSeparator()
         menu.addAction(self.quit_action)
         play = self.menuBar().addMenu("&Playback")
-        for action in (
-            self.play_action,
-            self.back_action,
-            self.forward_action,
-            self.faster_action,
-            self.slower_action,
-        ):
+        for action in self._playback_actions():
             play.addAction(action)
         tools = self.menuBar().addMenu("&Capture")
         for action in (self.record_action, self.screenshot_action, self.export_action):

@@ -124,7 +124,7 @@ def make_monitor_sink(args: argparse.Namespace, source, detector):
             "device": str(detector.device),
             "score_thresh": args.score_thresh,
             "topk": args.topk,
-            "classes": args.classes or "all",
+            "classes": ",".join(args.classes) if args.classes else "all",
         },
     )
     thresholds = Thresholds(

@@ -191,7 +191,8 @@ class DetectionStep:
             )
         saliency = normalise(saliency / (1 + smooth))
         if self.map_size != self.frame_size:  # area: a pixel map, shrunk without aliasing
-            saliency = F.interpolate(saliency[:, None], self.map_size, mode="area")[:, 0]
+            shrunk = F.interpolate(saliency[:, None], self.map_size, mode="area")[:, 0]
+            saliency = normalise(shrunk)  # peaks at 1 again, as every map does
         return saliency
 
     def remap(self, weights: dict[int, torch.Tensor]) -> torch.Tensor:

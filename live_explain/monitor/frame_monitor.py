@@ -1,4 +1,4 @@
-"""Signals and events for each :class:`~live_explain.realtime.pipeline.FrameResult`, in frame order.
+"""Signals and events for each :class:`~live_explain.realtime.results.FrameResult`, in frame order.
 
 The one entry point the front ends need (the export sink, the desktop app's detections panel
 and its event timeline)::

@@ -122,6 +122,16 @@ class Pipeline:
         self._stop = threading.Event()
         self.frames_done = 0
 
+    @classmethod
+    def from_settings(cls, source: FrameSource | None, settings, model=None, **options) -> Pipeline:
+        """The pipeline that a :class:`~live_explain.config.Settings` describes: its detector
+        from :func:`~live_explain.config.build_detector` (on ``model`` if given), its style and
+        refresh policy; ``options``: ``max_frames``, ``workers``, ``threaded``, ``map_side``."""
+        from live_explain.config import build_detector
+
+        detector = build_detector(settings, model)
+        return cls(source, detector, style=settings.style(), policy=settings.policy(), **options)
+
     # -- control, from any thread -------------------------------------------------------
     def update(self, **changes) -> None:
         """Change settings; they apply from the next frame on.

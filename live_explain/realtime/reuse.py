@@ -346,7 +346,8 @@ class MapCache:
         """Drop tracks missing for more than ``keep_missing`` frames, and the least recently
         seen beyond :data:`MAX_TRACKS`; a track that went missing this frame gets a copy of its
         shown map, so that it does not keep this frame's whole batch of maps alive. The
-        memory is then bounded: at most ``MAX_TRACKS`` x 2 full-frame maps."""
+        memory is then bounded: at most ``MAX_TRACKS`` x 2 maps (each within the engine's
+        ``MAP_SIDE``)."""
         for tid in [t for t, s in self.tracks.items() if frame - s.seen > self.keep_missing]:
             del self.tracks[tid]
         if len(self.tracks) > MAX_TRACKS:

@@ -10,6 +10,7 @@ partial file. A run that wrote no frame leaves nothing.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -56,15 +57,24 @@ class ExportResult:
 
 def expected_frames(source: FrameSource, max_frames: int | None = None) -> int | None:
     """Frames an export of ``source`` will write (``None``: unknown until decoded): the
-    source's count, or the span of its ``--start``/``--end`` range, within ``max_frames``."""
+    source's count, or the frames whose times fall in its ``--start``/``--end`` range (frame
+    i shows at i / fps; the range holds start <= t < end), within ``max_frames``."""
     total = source.expected_frames
-    start_ms, end_ms = getattr(source, "start_ms", 0.0), getattr(source, "end_ms", None)
-    if total is not None and (start_ms or end_ms is not None):
-        end_ms = total * 1000.0 / source.fps if end_ms is None else end_ms
-        total = max(0, round((end_ms - start_ms) * source.fps / 1000.0))
+    start_ms, end_ms = getattr(source, "start_ms", 0.0) or 0.0, getattr(source, "end_ms", None)
+    if start_ms or end_ms is not None:
+        first = _first_index_at(start_ms, source.fps)
+        end = total if end_ms is None else _first_index_at(end_ms, source.fps)
+        if total is not None and end is not None:
+            end = min(end, total)
+        total = None if end is None else max(0, end - first)
     if max_frames is not None:
         total = max_frames if total is None else min(total, max_frames)
     return total
+
+
+def _first_index_at(time_ms: float, fps: float) -> int:
+    """The first frame index whose time is at or after ``time_ms``."""
+    return math.ceil(time_ms * fps / 1000.0 - 1e-6)
 
 
 def export_video(
@@ -76,23 +86,18 @@ def export_video(
     name: str = "the input",
 ) -> ExportResult:
     """Run ``pipeline`` into ``writer`` (and ``monitor``, a
-    :class:`~live_explain.monitor.sink.MonitorSink`), calling ``progress(frames, result)``
+    :class:`~live_explain.monitor.sink.DriveMonitorSink`), calling ``progress(frames, result)``
     after each frame; ``name``: the input, as messages call it. See the module docstring for
     stopping and failing."""
     started = time.perf_counter()
-    stopped = interrupted = False
     try:
-        for result in pipeline.run():
-            writer.write(result.overlay)
-            if monitor is not None:
-                monitor.write(result)
-            if progress is not None:
-                progress(writer.frames_written, result)
-            if should_stop is not None and should_stop():
-                stopped = True
-                break
-    except KeyboardInterrupt:
-        stopped = interrupted = True
+        stopped = _write_frames(pipeline, writer, monitor, progress, should_stop)
+        elapsed = time.perf_counter() - started
+        if not stopped and writer.frames_written == 0:  # the handler below removes the file
+            raise UserError(f"{name}: no frames in the chosen range")
+        lines = [] if stopped else _close(writer, monitor)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM, in the loop or while the files close
+        stopped, elapsed, lines = "interrupted", time.perf_counter() - started, []
     except UserError as exc:  # a full disk, a file that cannot be replaced, ...
         kept = _abort(writer, monitor)
         if kept is None or str(kept) in str(exc):
@@ -101,7 +106,6 @@ def export_video(
     except BaseException:
         _abort(writer, monitor)
         raise
-    elapsed = time.perf_counter() - started
     source = pipeline.source
     outcome = dict(
         output=writer.path,
@@ -112,19 +116,30 @@ def export_video(
         ended_early=bool(source is not None and source.ended_early),
     )
     if stopped:
+        kept = _abort(writer, monitor)
         return ExportResult(
-            **outcome, stopped=True, interrupted=interrupted, kept=_abort(writer, monitor)
+            **outcome, stopped=True, interrupted=stopped == "interrupted", kept=kept
         )
-    if writer.frames_written == 0:
-        _abort(writer, monitor)
-        raise UserError(f"{name}: no frames to export in the chosen range")
-    try:
-        writer.close()
-        lines = monitor.close() if monitor is not None else []
-    except BaseException:
-        _abort(writer, monitor)
-        raise
     return ExportResult(**outcome, monitor_lines=lines)
+
+
+def _write_frames(pipeline, writer, monitor, progress, should_stop) -> bool:
+    """Every frame of the pipeline into the writer and the monitor; True when asked to stop."""
+    for result in pipeline.run():
+        writer.write(result.overlay)
+        if monitor is not None:
+            monitor.write(result)
+        if progress is not None:
+            progress(writer.frames_written, result)
+        if should_stop is not None and should_stop():
+            return True
+    return False
+
+
+def _close(writer: H264Writer, monitor) -> list[str]:
+    """Finish the video (moved to its name) and the log and report; one line per file."""
+    writer.close()
+    return monitor.close() if monitor is not None else []
 
 
 def _abort(writer: H264Writer, monitor) -> Path | None:
