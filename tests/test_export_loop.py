@@ -62,3 +62,33 @@ def test_stopping_keeps_the_playable_partial_video_and_says_where(tmp_path):
     assert not output.exists() and result.kept is not None and result.kept.exists()
     assert str(result.kept) in result.summary() and "cancelled" in result.summary()
     assert video_info(result.kept)["frames"] == 4
+
+
+def test_names_that_are_not_utf8_are_refused_or_skipped_in_one_line(tmp_path):
+    """OpenCV crashes (SIGSEGV) on such a name; the CLI refuses it, a folder skips it."""
+    import os
+    import shutil
+
+    from conftest import CLIP, MEDIA, run_cli_process
+
+    video = os.path.join(os.fsencode(tmp_path), b"\xff.mp4")
+    shutil.copy(CLIP, video)
+    image = os.path.join(os.fsencode(tmp_path), b"\xfe.jpg")
+    shutil.copy(MEDIA / "whiteCarLaneSwitch.jpg", image)
+    demo = ["--model", "demo", "--weights", "demo", "--max-frames", "2"]
+    ran = run_cli_process("export", os.fsdecode(video), "-o", tmp_path / "o.mp4", *demo)
+    assert ran.returncode == 2 and ran.stderr.count("\n") == 1 and "UTF-8" in ran.stderr
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    shutil.copy(MEDIA / "solidYellowCurve.jpg", folder)
+    shutil.copy(image, os.path.join(os.fsencode(folder), b"\xfe.jpg"))
+    ran = run_cli_process("export", folder, "-o", tmp_path / "f.mp4", *demo)
+    assert ran.returncode == 0 and "UTF-8" in ran.stderr and "skipped" in ran.stderr
+    assert video_info(tmp_path / "f.mp4")["frames"] == 1
+
+
+def test_a_huge_worker_count_is_refused_in_one_line(tmp_path):
+    from conftest import run_cli_process
+
+    ran = run_cli_process("export", "x.mp4", "-o", tmp_path / "y.mp4", "--workers", "9" * 20)
+    assert ran.returncode == 2 and ran.stderr.count("\n") == 1 and "at most 64" in ran.stderr

@@ -116,9 +116,17 @@ def add_workers_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+MAX_WORKERS = 64  # each is a thread with a forward pass in flight; far beyond any CPU's use
+
+
 def workers_option(text: str) -> int | None:
-    """``--workers``: ``auto`` (None) or a count of at least 1."""
-    return None if text == "auto" else positive_int(text)
+    """``--workers``: ``auto`` (None) or a count of 1 to :data:`MAX_WORKERS`."""
+    if text == "auto":
+        return None
+    count = positive_int(text)
+    if count > MAX_WORKERS:
+        raise ValueError(f"at most {MAX_WORKERS} workers, got {count}")
+    return count
 
 
 def inference_workers(args: argparse.Namespace, device) -> int:

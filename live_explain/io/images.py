@@ -83,12 +83,26 @@ def check_image_size(width: int, height: int) -> None:
         )
 
 
+NOT_UTF8 = "its name is not valid UTF-8, which OpenCV cannot open; rename it"
+
+
+def has_utf8_name(path: Path) -> bool:
+    """Whether ``path`` is valid UTF-8 text (a name from a foreign file system may not be)."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def decode_image(path: Path) -> np.ndarray:
     """``cv2.imread`` of ``path`` as it is (any depth and channels), or
     :class:`UnsupportedImage` saying why not. Only regular files are opened: a FIFO or a
     device named like an image would block the read for good."""
     if not path.is_file():
         raise UnsupportedImage("not a regular file")
+    if not has_utf8_name(path):  # OpenCV crashes on such a name
+        raise UnsupportedImage(NOT_UTF8)
     try:
         image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     except cv2.error as exc:  # OpenCV refuses images over its pixel limit (2^30)
@@ -124,5 +138,7 @@ def check_readable_file(path: Path) -> None:
         raise SourceError(f"{path}: not a regular file")
     if path.stat().st_size == 0:
         raise SourceError(f"{path}: file is empty (0 bytes)")
+    if not has_utf8_name(path):
+        raise SourceError(f"{ascii(str(path))[1:-1]}: {NOT_UTF8}")
     if not os.access(path, os.R_OK):
         raise SourceError(f"{path}: permission denied")

@@ -14,6 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from live_explain.io.images import has_utf8_name
 from live_explain.monitor.events import Event
 
 PER_KIND = 4
@@ -129,6 +130,8 @@ def cut_from_video(thumbnails: list[Thumbnail], video: Path) -> list[Thumbnail]:
 
     Thumbnails whose frame cannot be read keep ``jpeg=None``.
     """
+    if not has_utf8_name(video):  # OpenCV crashes on such a name: no thumbnails then
+        return thumbnails
     wanted = sorted({t.position for t in thumbnails})
     images: dict[int, np.ndarray] = {}
     capture = cv2.VideoCapture(str(video))
