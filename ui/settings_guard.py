@@ -10,11 +10,10 @@ import time
 
 from live_explain.config import Settings
 from live_explain.errors import UserError
-from live_explain.explain.methods import get_method
 from live_explain.ui.loaded_model import (
     LoadedModel,
     make_detector,
-    usable_classes,
+    usable_settings,
 )
 from live_explain.ui.settings import APP_DEFAULTS, PIPELINE_KEYS
 
@@ -147,13 +146,8 @@ class SettingsGuard:
         return str(value)
 
     def _pipeline_changes(self, old: Settings, new: Settings) -> dict:
-        """``Pipeline.update`` keywords for what differs from ``old`` to ``new``."""
-        updates = {k: getattr(new, k) for k in PIPELINE_KEYS if getattr(old, k) != getattr(new, k)}
-        if "classes" in updates:
-            updates["classes"] = usable_classes(self.loaded, new.classes)
-        method = get_method(new.method)
-        if method.at_input and ("method" in updates or "layer" in updates):
-            updates["layer"] = None  # saliency explains at the input pixels
-        if "method" in updates and not method.smoothable:
-            updates["smooth"] = 0  # SmoothGrad (watch --smooth N) is for saliency only
-        return updates
+        """``Pipeline.update`` keywords for what differs from ``old`` to ``new``, as the model
+        and the app use them (:func:`~live_explain.ui.loaded_model.usable_settings`, the rule
+        the pipeline was built by)."""
+        was, now = usable_settings(self.loaded, old), usable_settings(self.loaded, new)
+        return {k: getattr(now, k) for k in PIPELINE_KEYS if getattr(was, k) != getattr(now, k)}
