@@ -24,7 +24,7 @@ from pathlib import Path
 
 import cv2
 import pytest
-from conftest import MEDIA, make_video, video_info
+from conftest import MEDIA, make_video, video_info, wait_for
 
 from live_explain.cli.main import main
 
@@ -53,6 +53,10 @@ def workspace(tmp_path, monkeypatch):
     (tmp_path / "loop.mp4").symlink_to("loop.mp4")
     (tmp_path / "deep.jsonl").write_text("[" * 100_000 + "]" * 100_000 + "\n")
     (tmp_path / "bomb.png").write_bytes(pixel_bomb_png(60_000, 60_000))
+    (tmp_path / "dangling.mp4").symlink_to("gone/nowhere.mp4")
+    (tmp_path / "readonly.mp4").write_bytes(b"a file the user protected")
+    (tmp_path / "readonly.mp4").chmod(0o444)
+    (tmp_path / "cut.jpg").write_bytes((MEDIA / "whiteCarLaneSwitch.jpg").read_bytes()[:20_000])
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -193,6 +197,13 @@ FAILURES = [
     ("record-is-input", ["record", "clip.mp4", "-o", "clip.mp4"], "same as the input"),
     ("record-suffix", ["record", "clip.mp4", "-o", "rec.json"], "must end in"),
     ("report-is-log", ["report", "bad.jsonl", "-o", "bad.jsonl"], "must end in"),
+    ("out-dangling-link", ["export", "clip.mp4", "-o", "dangling.mp4"], "link to nothing"),
+    ("out-read-only", ["export", "clip.mp4", "-o", "readonly.mp4"], "read-only"),
+    ("budget-negative", ["export", "clip.mp4", "-o", "o.mp4", "--explain-budget=-5ms"], "budget"),
+    ("explain-cut-jpeg", ["explain", "cut.jpg", "-o", "o.png"], "truncated JPEG"),
+    ("watch-layer", ["watch", "clip.mp4", *DEMO, "--layer", "no.such"], "no.such"),
+    ("watch-classes", ["watch", "clip.mp4", *DEMO, "--classes", "unicorn"], "unicorn"),
+    ("watch-model", ["watch", "clip.mp4", "--model", "yolov99"], "yolov99"),
     ("screenshot-suffix", ["watch", "clip.mp4", "--screenshot", "shot.jpg"], "must end in .png"),
     ("screenshot-is-input", ["watch", "road.png", "--screenshot", "road.png"], "same as the input"),
 ]
@@ -266,15 +277,6 @@ def cli_process(*args, **kwargs) -> subprocess.Popen:
         env=env,
         **kwargs,
     )
-
-
-def wait_for(predicate, timeout: float = 120.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.mark.slow

@@ -101,7 +101,7 @@ def test_folder_natural_order_skips_corrupt_and_normalises(tmp_path, caplog):
     assert [int(f.image[0, 0, 0]) for f in frames] == [1, 2, 10]
     assert all(f.image.shape == (48, 64, 3) for f in frames)
     assert [f.pts_ms for f in frames] == [0.0, 200.0, 600.0]  # listing position / fps
-    assert "frame3.jpg: not a readable image; skipped" in caplog.text
+    assert "frame3.jpg: truncated JPEG" in caplog.text
 
 
 def test_natural_key():

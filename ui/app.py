@@ -15,7 +15,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PyQt6.QtCore import QTimer
+from PyQt6.QtCore import QTimer, QtMsgType, qInstallMessageHandler
 from PyQt6.QtWidgets import QApplication
 
 from live_explain.config import Settings
@@ -30,6 +30,9 @@ from live_explain.ui.settings import APP_DEFAULTS, AppSettings
 
 log = logging.getLogger("live_explain")
 
+INTERRUPTED = 130  # the exit code when Ctrl-C or SIGTERM closed the window
+# Qt messages that say nothing to a user (the offscreen platform cannot resize a window).
+QUIET_QT_MESSAGES = ("propagateSizeHints",)
 SCREENSHOT_SIZE = (1440, 900)  # the scripted window, so that screenshots are comparable
 SCRIPT_TIMEOUT_S = 300  # a scripted run that shows nothing for this long gives up
 INSPECTOR_WAIT_S = 10  # how long a screenshot waits for the layer inspector's first picture
@@ -52,12 +55,24 @@ def make_application(argv: list[str] | None = None) -> QApplication:
     """The QApplication (an existing one is reused), made after OpenCV's Qt variables
     are undone."""
     prepare_qt_environment()
+    qInstallMessageHandler(_qt_message)
     app = QApplication.instance()
     if app is None:
         app = QApplication(argv or [sys.argv[0]])
         app.setApplicationName("live-explain")
         app.setOrganizationName("live-explain")
     return app
+
+
+def _qt_message(kind: QtMsgType, _context, message: str) -> None:
+    """Qt's own messages: debug and info dropped, known noise dropped, the rest one line."""
+    if kind in (QtMsgType.QtDebugMsg, QtMsgType.QtInfoMsg):
+        return
+    if any(quiet in message for quiet in QUIET_QT_MESSAGES):
+        return
+    log.debug("qt: %s", message)
+    with contextlib.suppress(OSError, ValueError):
+        print(f"live-explain: qt: {' '.join(message.split())}", file=sys.stderr)
 
 
 def check_source(spec: str) -> None:
@@ -179,7 +194,10 @@ def run_app(options: WatchOptions) -> int:
         window.notices.notify(
             "info", "no SOURCE given: trying camera 0 (open a file, folder or URL from Source)"
         )
-    previous_signals = _quit_on_signals(app)
+    if settings.unreadable is not None:
+        window.notices.notify("warning", settings.unreadable)
+    signalled: list[int] = []
+    previous_signals = _quit_on_signals(app, signalled)
     try:
         code = app.exec()
     finally:
@@ -189,17 +207,25 @@ def run_app(options: WatchOptions) -> int:
             signal.signal(number, handler)
         sys.excepthook = previous_hook
         bridge.close()
+    if signalled:
+        return INTERRUPTED
     if script is not None:
         return script.exit_code if code == 0 else code
     return code
 
 
-def _quit_on_signals(app: QApplication) -> dict:
-    """Ctrl-C and SIGTERM close the app cleanly. Python only sees a signal when it runs,
-    so a light timer gives it the chance while Qt's loop waits."""
+def _quit_on_signals(app: QApplication, signalled: list[int]) -> dict:
+    """Ctrl-C and SIGTERM close the app cleanly (``signalled`` gets their numbers). Python
+    only sees a signal when it runs, so a light timer gives it the chance while Qt's loop
+    waits."""
     previous = {}
+
+    def quit_app(number, _frame) -> None:
+        signalled.append(number)
+        app.quit()
+
     for number in (signal.SIGINT, signal.SIGTERM):
-        previous[number] = signal.signal(number, lambda *_: app.quit())
+        previous[number] = signal.signal(number, quit_app)
     ticker = QTimer(app, interval=200)
     ticker.timeout.connect(lambda: None)
     ticker.start()

@@ -4,6 +4,7 @@ sources, playback speed and loop, window geometry."""
 from __future__ import annotations
 
 import dataclasses
+import tempfile
 from pathlib import Path
 
 from PyQt6.QtCore import QByteArray, QSettings
@@ -13,6 +14,7 @@ from live_explain.model.names import DRIVING_CLASSES
 from live_explain.realtime.refresh_policy import REFRESH_MODES
 
 RECENT_LIMIT = 8
+SETTINGS_GROUPS = ("General", "explain", "sources", "playback", "window")
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0)
 REFRESH_POLICIES = REFRESH_MODES  # adaptive, every-frame
 
@@ -37,6 +39,19 @@ class AppSettings:
             )
         else:
             self.qsettings = QSettings(str(path), QSettings.Format.IniFormat)
+        # A file the app did not write (hand-edited into garbage, another program's) is
+        # never written over: this session remembers in a scratch file instead.
+        self.unreadable: str | None = None
+        self._scratch: tempfile.TemporaryDirectory | None = None
+        problem = foreign_content(Path(self.qsettings.fileName()))
+        if problem is not None:
+            self.unreadable = (
+                f"settings file {self.qsettings.fileName()} {problem}: it is left as it is, "
+                "and this session's settings are not remembered"
+            )
+            self._scratch = tempfile.TemporaryDirectory(prefix="live-explain-settings-")
+            scratch = Path(self._scratch.name) / "live-explain.ini"
+            self.qsettings = QSettings(str(scratch), QSettings.Format.IniFormat)
 
     # -- explanation ----------------------------------------------------------------------
     def explain(self) -> Settings:
@@ -91,6 +106,29 @@ class AppSettings:
 
     def sync(self) -> None:
         self.qsettings.sync()
+
+
+def foreign_content(path: Path) -> str | None:
+    """Why the INI file at ``path`` is not one this app wrote (``None``: it is, or there is
+    none): text in UTF-8 of ``[group]`` headers and ``key=value`` lines in the app's groups."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        return None
+    except UnicodeDecodeError:
+        return "is not text"
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror})"
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith((";", "#")):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            if line[1:-1] not in SETTINGS_GROUPS:
+                return f"has a group [{line[1:-1][:40]}] the app does not write (line {number})"
+        elif "=" not in line:
+            return f"is not a settings file (line {number})"
+    return None
 
 
 def _bool(value: object) -> bool:

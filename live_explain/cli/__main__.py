@@ -1,7 +1,5 @@
 """``python -m live_explain.cli``: the ``live-explain`` command."""
 
-import sys
+from live_explain.cli.main import entry
 
-from live_explain.cli.main import main
-
-sys.exit(main())
+entry()

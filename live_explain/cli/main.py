@@ -68,6 +68,7 @@ class _Interrupts:
 
     def __init__(self) -> None:
         self.count = 0
+        self.finished = False  # the command's work is done: the process only exits now
         self._deferred = False
         self._previous = {}
         for signum in self.SIGNALS:
@@ -79,6 +80,8 @@ class _Interrupts:
 
     def __call__(self, signum, frame) -> None:
         self.count += 1
+        if self.finished and self.count < 3:
+            return  # everything is written: an exit by signal now would only lose the code
         if self.count == 1:
             if self._deferred:
                 return  # raised when the imports are done (see deferred)
@@ -117,7 +120,36 @@ def _system_error(exc: OSError) -> str:
     return _one_line(f"{where}: {reason}" if where else reason)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _unexpected(exc: BaseException) -> str:
+    """The one line for what escaped a command: memory, the system, or a bug."""
+    if isinstance(exc, MemoryError):
+        return "out of memory; try a smaller --topk, a smaller input or --device cpu"
+    if isinstance(exc, OSError):
+        return _system_error(exc)
+    return (
+        f"internal error ({type(exc).__name__}: {_one_line(exc, 200)}); please report it; "
+        "run with --debug for the traceback"
+    )
+
+
+def entry() -> None:
+    """The ``live-explain`` program: :func:`main`, then an exit that a late Ctrl-C or SIGTERM
+    (the work done, the interpreter shutting down) does not turn into a death by signal."""
+    sys.exit(main(_exiting=True))
+
+
+def _check_working_directory() -> None:
+    """A deleted working folder: one line here, not a fatal error from a library's loader."""
+    try:
+        os.getcwd()
+    except OSError as exc:
+        raise UserError(
+            f"the current folder cannot be read ({exc.strerror}); it may have been deleted: "
+            "cd to an existing folder"
+        ) from None
+
+
+def main(argv: Sequence[str] | None = None, *, _exiting: bool = False) -> int:
     """Run one command; every failure ends as one line on stderr and an exit code.
 
     A user's mistake, a full disk, a permission: exit 2. Ctrl-C or SIGTERM: exit 130, also
@@ -132,6 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler.setFormatter(_WarningFormatter())
     debug = os.environ.get(DEBUG_ENV, "") not in ("", "0")
     try:
+        _check_working_directory()
         with interrupts.deferred():  # the options import torch (its colormaps, its models)
             args = build_parser().parse_args(argv)
             import torchvision  # noqa: F401  (with torch: every command but report)
@@ -150,29 +183,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(OSError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 2
-    except MemoryError:
+    except Exception as exc:  # MemoryError and OSError included
         if debug:
             raise
-        print(
-            "live-explain: error: out of memory; try a smaller --topk, a smaller input or "
-            "--device cpu",
-            file=sys.stderr,
-        )
-        return 2
-    except OSError as exc:
-        if debug:
-            raise
-        print(f"live-explain: error: {_system_error(exc)}", file=sys.stderr)
-        return 2
-    except Exception as exc:
-        if debug:
-            raise
-        print(
-            f"live-explain: error: internal error ({type(exc).__name__}: {_one_line(exc, 200)}); "
-            f"please report it; run with --debug for the traceback",
-            file=sys.stderr,
-        )
+        print(f"live-explain: error: {_unexpected(exc)}", file=sys.stderr)
         return 2
     finally:
-        interrupts.restore()
         log.removeHandler(handler)
+        if _exiting:
+            interrupts.finished = True  # kept until the process ends
+        else:
+            interrupts.restore()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import sys
 import time
 from pathlib import Path
 
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     except TimeoutError:
         pass  # the duration check runs on the next loop turn
     except KeyboardInterrupt:
-        interrupted = True  # Ctrl-C is the normal way to end an open-ended recording
+        interrupted = True  # Ctrl-C ends an open-ended recording: what came is kept
     except BaseException:  # a full disk, a failed source: finish what is there (or remove
         with contextlib.suppress(Exception):  # the files this run made, if no frame came)
             recorder.close()
@@ -67,9 +68,12 @@ def run(args: argparse.Namespace) -> int:
     recorder.frames_dropped = source.frames_dropped
     if recorder.close() is None:
         raise UserError(f"{args.source}: no frames were recorded")
-    how = "stopped by the user; " if interrupted else ""
-    print(
-        f"recorded {output}: {how}{recorder.frames_written} frames, "
+    summary = (
+        f"recorded {output}: {recorder.frames_written} frames, "
         f"{source.frames_dropped} dropped; sidecar {recorder.sidecar_path}"
     )
+    if interrupted:  # the recording is complete and playable; the exit code says how it ended
+        print(f"live-explain: interrupted; {summary}", file=sys.stderr)
+        return 130
+    print(summary)
     return 0

@@ -41,6 +41,7 @@ class ImageFolderSource(FrameSource):
         self.files: list[Path] = []
         self._position = 0
         self.skipped: list[Path] = []
+        self._reasons: set[str] = set()  # of skipped images, each warned about once
 
     @property
     def description(self) -> str:
@@ -68,7 +69,9 @@ class ImageFolderSource(FrameSource):
                 check_image_size(image.shape[1], image.shape[0])
             except UnsupportedImage as exc:
                 self.skipped.append(path)
-                log.warning("%s: %s; skipped", path, exc)
+                if str(exc) not in self._reasons:  # once per reason; counted at the end
+                    self._reasons.add(str(exc))
+                    log.warning("%s: %s; skipped", path, exc)
                 continue
             if self.size is None:
                 self.size = (image.shape[1], image.shape[0])
@@ -78,3 +81,5 @@ class ImageFolderSource(FrameSource):
     def _on_end(self) -> None:
         if self.frames_delivered == 0:
             raise SourceError(f"{self.path}: none of the images could be read")
+        if len(self.skipped) > len(self._reasons):
+            log.warning("%s: %d images skipped in all", self.path, len(self.skipped))

@@ -95,6 +95,23 @@ def has_utf8_name(path: Path) -> bool:
     return True
 
 
+JPEG_TAIL_BYTES = 4096  # the end marker may be followed by a camera's padding
+
+
+def is_truncated_jpeg(path: Path) -> bool:
+    """Whether ``path`` starts as a JPEG but has no end-of-image marker near its end."""
+    try:
+        with open(path, "rb") as file:
+            if file.read(2) != b"\xff\xd8":
+                return False
+            size = os.fstat(file.fileno()).st_size
+            file.seek(max(2, size - JPEG_TAIL_BYTES))
+            tail = file.read()
+    except OSError:
+        return False  # the decoder reports it
+    return b"\xff\xd9" not in tail
+
+
 def decode_image(path: Path) -> np.ndarray:
     """``cv2.imread`` of ``path`` as it is (any depth and channels), or
     :class:`UnsupportedImage` saying why not. Only regular files are opened: a FIFO or a
@@ -103,6 +120,8 @@ def decode_image(path: Path) -> np.ndarray:
         raise UnsupportedImage("not a regular file")
     if not has_utf8_name(path):  # OpenCV crashes on such a name
         raise UnsupportedImage(NOT_UTF8)
+    if is_truncated_jpeg(path):  # libjpeg would decode half of it and print to stderr
+        raise UnsupportedImage("truncated JPEG (the file ends before the image does)")
     try:
         image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     except cv2.error as exc:  # OpenCV refuses images over its pixel limit (2^30)

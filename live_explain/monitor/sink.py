@@ -196,7 +196,7 @@ class DriveMonitorSink:
 
         plan = self.faithfulness
         samples = sorted(self._samples, key=lambda s: s[0])
-        log.info(
+        log.debug(  # a line on stderr would be a second one beside the summary
             "measuring faithfulness: %d frame%s x %d method%s",
             len(samples),
             "s" * (len(samples) != 1),

@@ -37,15 +37,23 @@ class ExportResult:
     stopped: bool = False
     interrupted: bool = False  # stopped by Ctrl-C or SIGTERM
     kept: Path | None = None
+    kept_log: Path | None = None  # a partial log kept when stopped
+    video_done: bool = False  # stopped only after the video was complete (while the log closed)
     ended_early: bool = False
     monitor_lines: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         """The one line a front end shows when the export is over."""
         if self.stopped:
-            where = f"; partial video kept at {self.kept}" if self.kept else ""
             how = "interrupted" if self.interrupted else "export cancelled"
-            return f"{how} after {self.frames} frames{where}"
+            log = f"; partial log kept at {self.kept_log}" if self.kept_log else ""
+            if self.video_done:
+                return (
+                    f"{how} while the log and report were finished; wrote {self.output}: "
+                    f"{self.frames} frames (complete){log}; no report"
+                )
+            where = f"; partial video kept at {self.kept}" if self.kept else ""
+            return f"{how} after {self.frames} frames{where}{log}"
         width, height = self.size
         incomplete = " (incomplete: the input ended early)" if self.ended_early else ""
         rate = self.frames / max(self.elapsed_s, 1e-9)
@@ -99,7 +107,7 @@ def export_video(
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM, in the loop or while the files close
         stopped, elapsed, lines = "interrupted", time.perf_counter() - started, []
     except UserError as exc:  # a full disk, a file that cannot be replaced, ...
-        kept = _abort(writer, monitor)
+        kept, _ = _abort(writer, monitor)
         if kept is None or str(kept) in str(exc):
             raise
         raise UserError(f"{exc}; the partial video is kept at {kept}") from None
@@ -116,11 +124,22 @@ def export_video(
         ended_early=bool(source is not None and source.ended_early),
     )
     if stopped:
-        kept = _abort(writer, monitor)
-        return ExportResult(
-            **outcome, stopped=True, interrupted=stopped == "interrupted", kept=kept
-        )
+        return _stopped(writer, monitor, outcome, interrupted=stopped == "interrupted")
     return ExportResult(**outcome, monitor_lines=lines)
+
+
+def _stopped(writer: H264Writer, monitor, outcome: dict, interrupted: bool) -> ExportResult:
+    """Stop the files and say what is kept: a finished video stays finished."""
+    video_done = writer.finished
+    kept, kept_log = _abort(writer, monitor)
+    return ExportResult(
+        **outcome,
+        stopped=True,
+        interrupted=interrupted,
+        kept=None if video_done else kept,
+        kept_log=kept_log,
+        video_done=video_done,
+    )
 
 
 def _write_frames(pipeline, writer, monitor, progress, should_stop) -> bool:
@@ -142,9 +161,9 @@ def _close(writer: H264Writer, monitor) -> list[str]:
     return monitor.close() if monitor is not None else []
 
 
-def _abort(writer: H264Writer, monitor) -> Path | None:
-    """Stop the writer and the monitor early; the partial video kept (``None``: none)."""
-    kept = writer.abort()
-    if monitor is not None:
-        monitor.abort()
-    return kept
+def _abort(writer: H264Writer, monitor) -> tuple[Path | None, Path | None]:
+    """Stop the writer and the monitor early; the partial video and log kept (``None``:
+    none; a finished video stays finished)."""
+    kept = None if writer.finished else writer.abort()
+    kept_log = monitor.abort() if monitor is not None else None
+    return kept, kept_log

@@ -27,6 +27,7 @@ from pathlib import Path
 from live_explain.errors import UserError
 
 PARTIAL_MARK = ".partial-"
+_RANDOM_CHARS = 8  # what tempfile.mkstemp puts between prefix and suffix
 VIDEO_SUFFIXES = (".mkv", ".m4v", ".mov", ".mp4")
 
 _umask_lock = threading.Lock()
@@ -103,6 +104,15 @@ def check_output_path(
         raise UserError(f"{path}: output path is a folder")
     if path.exists() and not path.is_file():
         raise UserError(f"{path}: output path exists and is not a regular file")
+    if path.is_symlink() and not path.exists():
+        raise UserError(
+            f"{path}: output path is a symbolic link to nothing ({os.readlink(path)}); "
+            "remove it or choose another name"
+        )
+    if path.exists() and not path.stat().st_mode & 0o222:
+        raise UserError(
+            f"{path}: output file is read-only; make it writable or choose another name"
+        )
     try:
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".live-explain-probe-"):
             pass
@@ -140,6 +150,20 @@ def _locked_by_another(path: Path) -> bool:
     return False
 
 
+def _partial_stem(path: Path) -> str:
+    """The stem a partial name starts with: ``path``'s, cut where the partial name would be
+    longer than the folder allows (a 250-character name stays a valid output)."""
+    try:
+        name_max = os.pathconf(path.parent, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        name_max = 255
+    room = name_max - len(PARTIAL_MARK) - _RANDOM_CHARS - len(path.suffix)
+    stem = path.stem
+    while len(os.fsencode(stem)) > room and stem:
+        stem = stem[:-1]
+    return stem
+
+
 class OutputFile:
     """One output of this run, written at :attr:`partial` until :meth:`commit`.
 
@@ -150,7 +174,7 @@ class OutputFile:
         self.path = Path(path)
         self._before = identity(self.path)
         folder = self.path.parent
-        stem, suffix = self.path.stem, self.path.suffix
+        stem, suffix = _partial_stem(self.path), self.path.suffix
         try:
             fd, name = tempfile.mkstemp(dir=folder, prefix=f"{stem}{PARTIAL_MARK}", suffix=suffix)
         except OSError as exc:

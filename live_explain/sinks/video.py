@@ -82,6 +82,7 @@ class H264Writer:
         self.frames_written = 0
         self._resized_warned = False
         self._failed = False
+        self._closed = False
         self._bytes_muxed = 0  # encoded bytes handed to the muxer (the file holds at least these)
         self._container = None
         self._stream = None
@@ -180,7 +181,15 @@ class H264Writer:
         self._finish_stream()
         if self._output is not None:
             self._output.commit()
+        self._closed = True
         return self.path
+
+    @property
+    def finished(self) -> bool:
+        """Whether :meth:`close` completed: the video is under its final name."""
+        if self._output is not None:
+            return self._output.committed
+        return self._closed
 
     def abort(self) -> Path | None:
         """Stop early: flush what was encoded and keep it under the partial name (a run
