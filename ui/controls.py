@@ -29,7 +29,12 @@ from PyQt6.QtWidgets import (
 
 from live_explain.config import Settings
 from live_explain.explain.methods import REGISTRY, method_names
-from live_explain.model.names import DEMO_MODEL, DETECTORS, DRIVING_CLASSES
+from live_explain.model.names import (
+    DEMO_MODEL,
+    DETECTORS,
+    DRIVING_CLASSES,
+    available_yolo_models,
+)
 from live_explain.render.overlay import COLORMAPS
 from live_explain.ui.loaded_model import LoadedModel
 from live_explain.ui.settings import REFRESH_POLICIES
@@ -59,7 +64,7 @@ class ExplanationControls(QWidget):
     def _make_model_widgets(self) -> tuple[QToolButton, QPushButton, QPushButton]:
         """Model, weights, method, the layer tree and the class list (and their buttons)."""
         self.model_box = QComboBox(objectName="model")
-        self.model_box.addItems([DEMO_MODEL, *DETECTORS])
+        self.model_box.addItems([DEMO_MODEL, *DETECTORS, *available_yolo_models()])
         short = QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
         self.model_box.setSizeAdjustPolicy(short)  # long names must not widen the dock
         self.model_box.setMinimumContentsLength(12)

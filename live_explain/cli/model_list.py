@@ -1,4 +1,5 @@
-"""``live-explain models``: the detectors and classifiers, and whether their weights are here."""
+"""``live-explain models``: the detectors (torchvision's, the demo, Ultralytics YOLO) and
+classifiers, and whether their weights are here."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ def run(args: argparse.Namespace) -> int:
         DEFAULT_DETECTOR,
         DEMO_MODEL,
         DETECTORS,
+        YOLO_MODELS,
         demo_weights_file,
         weights_cached,
     )
@@ -27,4 +29,17 @@ def run(args: argparse.Namespace) -> int:
         for name in names:
             mark = " (default)" if name == DEFAULT_DETECTOR else ""
             print(f"{name + mark:42} {kind:10} {'yes' if weights_cached(name) else 'no'}")
+    for name in YOLO_MODELS:
+        print(f"{name + ' (YOLO)':42} {'detector':10} {_yolo_weights(name)}")
     return 0
+
+
+def _yolo_weights(name: str) -> str:
+    """Whether the official COCO checkpoint ``name.pt`` is here (needs the [yolo] extra)."""
+    import importlib.util
+
+    if importlib.util.find_spec("ultralytics") is None:
+        return "needs pip install 'live-explain[yolo]'"
+    from live_explain.model.yolo import checkpoint_here
+
+    return "yes" if checkpoint_here(name) else "no (--weights none works offline)"

@@ -2,7 +2,8 @@
 
 Detectors: ``backbone`` — its output is what the heads read (the FPN levels of Faster R-CNN,
 RetinaNet and FCOS; the feature maps of SSD), so each detection's map comes from the very
-features its score was computed from. Classifiers: the last convolutional stage.
+features its score was computed from. Ultralytics YOLO: ``neck``, the P3/P4/P5 maps its
+Detect head reads. Classifiers: the last convolutional stage.
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ def default_layer(model: nn.Module) -> str:
     """The documented default target layer for ``model``."""
     if isinstance(model, (FasterRCNN, RetinaNet, FCOS, SSD)):
         return DETECTOR_LAYER
+    from live_explain.explain.family import ADAPTERS
+
+    for adapter in ADAPTERS:  # another family (YOLO: its neck)
+        if adapter.matches(model):
+            return adapter.default_layer
     name = CLASSIFIER_LAYERS.get(type(model).__name__)
     if name is None:
         raise UserError(f"no default layer for {type(model).__name__}; pass layer=NAME")

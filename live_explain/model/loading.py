@@ -28,7 +28,14 @@ from torch import nn
 from torchvision.models import get_model, get_model_weights
 
 from live_explain.errors import UserError
-from live_explain.model.names import CLASSIFIERS, DEFAULT_DETECTOR, DEMO_MODEL, DETECTORS
+from live_explain.model.names import (
+    CLASSIFIERS,
+    DEFAULT_DETECTOR,
+    DEMO_MODEL,
+    DETECTORS,
+    YOLO_MODELS,
+    is_yolo,
+)
 
 log = logging.getLogger("live_explain")
 
@@ -36,13 +43,14 @@ WEIGHT_CHOICES = ("auto", "demo", "coco", "none")
 
 
 def is_detector(name: str) -> bool:
-    return name in DETECTORS or name == DEMO_MODEL
+    return name in DETECTORS or name == DEMO_MODEL or is_yolo(name)
 
 
 def check_model_name(name: str) -> str:
-    if name in DETECTORS or name in CLASSIFIERS or name == DEMO_MODEL:
+    if is_detector(name) or name in CLASSIFIERS:
         return name
-    close = difflib.get_close_matches(name, DETECTORS + CLASSIFIERS, n=3, cutoff=0.5)
+    known = DETECTORS + YOLO_MODELS + CLASSIFIERS
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(close)}?" if close else "; see `live-explain models`"
     raise UserError(f"unknown model '{name}'{hint}")
 
@@ -67,6 +75,10 @@ def _build(name: str, weights) -> nn.Module:
     if is_detector(name):
         kwargs["weights_backbone"] = None  # never fetch ImageNet backbones implicitly
     return get_model(name, **kwargs)
+
+
+class PickledObjects(UserError):
+    """A weights file that holds Python objects besides tensors (a pickled model)."""
 
 
 _NO_CATEGORIES = object()  # a weights file without a 'categories' key
@@ -122,7 +134,7 @@ def _read_weights_file(path: Path):
     except Exception as exc:
         refused = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(exc))
         if refused:
-            raise UserError(
+            raise PickledObjects(
                 f"{path}: holds a Python object of type {refused.group(1)}, which live-explain "
                 f"does not load (it reads tensors only); {STATE_DICT_FORMATS}"
             ) from None
@@ -272,6 +284,10 @@ def load_model(name: str = DEFAULT_DETECTOR, weights: str | os.PathLike = "auto"
     if name == DEMO_MODEL:
         return _load_demo(choice)
     check_model_name(name)
+    if is_yolo(name):
+        from live_explain.model.yolo import load_yolo
+
+        return load_yolo(name, choice)
     if choice == "demo":
         if name != DEFAULT_DETECTOR:
             raise UserError(f"--weights demo is a model of its own; use --model {DEMO_MODEL}")

@@ -2,7 +2,7 @@
 :class:`~live_explain.explain.family.base.FamilyAdapter`; a new family is one module with
 one adapter class, added to :data:`ADAPTERS`.
 
->>> adapter = adapter_for(model)   # FasterRCNNAdapter, RetinaNetAdapter, ...
+>>> adapter = adapter_for(model)   # FasterRCNNAdapter, RetinaNetAdapter, YOLOAdapter, ...
 >>> recording = adapter.record(image, "backbone", method, select)
 """
 
@@ -14,12 +14,14 @@ from live_explain.errors import UserError
 from live_explain.explain.family.base import FamilyAdapter, LayerRefused, Recording
 from live_explain.explain.family.dense import FCOSAdapter, RetinaNetAdapter, SSDAdapter
 from live_explain.explain.family.faster_rcnn import FasterRCNNAdapter
+from live_explain.explain.family.yolo import YOLOAdapter
 
 ADAPTERS: list[type[FamilyAdapter]] = [
     FasterRCNNAdapter,
     RetinaNetAdapter,
     FCOSAdapter,
     SSDAdapter,
+    YOLOAdapter,
 ]
 
 

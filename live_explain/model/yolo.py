@@ -1,0 +1,251 @@
+"""Ultralytics YOLO detectors (YOLOv8, YOLO11, YOLO26), through the optional ``[yolo]`` extra.
+
+Ultralytics is AGPL-3.0 and optional: it is imported here, lazily, when a YOLO model is
+loaded, and nowhere else in the package. :class:`YOLODetector` holds an Ultralytics
+``DetectionModel`` as it is (its layers keep their names, ``model.0`` ... ``model.22``; its
+own forward runs) and adds one module, ``neck``: the P3/P4/P5 feature maps that the Detect
+head reads, passed through unchanged, so that they can be chosen as one target layer.
+
+Weights (``--weights``):
+
+* ``none``: the architecture from the model file Ultralytics ships (``yolov8n.yaml`` ...),
+  randomly initialised: works offline;
+* ``auto`` / ``coco``: the official COCO checkpoint (``yolov8n.pt``), from Ultralytics' weights
+  folder or the working folder, else downloaded by Ultralytics where the internet is reachable;
+  offline, a one-line error that says what to pass instead;
+* a path: a plain state-dict file loads with ``torch.load(..., weights_only=True)``; a trained
+  Ultralytics checkpoint (a pickle) loads through Ultralytics' own loader, restricted to its
+  known classes where that Ultralytics version can, with a one-line notice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import socket
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from live_explain.errors import UserError
+
+log = logging.getLogger("live_explain")
+
+IMAGE_SIZE = 640  # the long side of the detector's input, as Ultralytics predicts by default
+ASSETS_HOST = ("github.com", 443)  # where Ultralytics downloads its official weights
+INSTALL_HINT = "pip install 'live-explain[yolo]'"
+
+
+class Levels(nn.Module):
+    """The feature maps the Detect head reads (P3, P4, P5), passed through unchanged: a
+    module of their own so that a hook (a target layer) sees them together."""
+
+    def forward(self, levels: list[torch.Tensor]) -> list[torch.Tensor]:
+        return list(levels)
+
+    def route(self, _head: nn.Module, args: tuple) -> tuple:
+        """Forward pre-hook of the Detect head: its input goes through this module first.
+        The head gets a copy of the list (it writes into the list it is given)."""
+        return (list(self(list(args[0]))), *args[1:])
+
+
+class YOLODetector(nn.Module):
+    """An Ultralytics ``DetectionModel`` as live-explain runs it.
+
+    ``model`` is the Ultralytics layer sequence (names as in Ultralytics); ``neck`` the
+    Detect head's input levels; ``forward`` is Ultralytics' own. ``end2end``: the NMS-free
+    one-to-one head of YOLO26 (a detection is one of its queries), else NMS picks them.
+    """
+
+    def __init__(
+        self, detection_model: nn.Module, name: str, categories: list[str], weights_source: str
+    ) -> None:
+        super().__init__()
+        self.model = detection_model.model
+        object.__setattr__(self, "ultralytics_model", detection_model)  # not a submodule
+        self.neck = Levels()
+        object.__setattr__(self, "head", self.model[-1])  # under ``model`` already
+        self.head.register_forward_pre_hook(self.neck.route)
+        self.categories = list(categories)
+        self.model_name = name
+        self.weights_source = weights_source
+        self.stride = max(int(detection_model.stride.max()), 32)
+        self.image_size = IMAGE_SIZE
+        self.end2end = bool(getattr(self.head, "end2end", False))
+
+    def forward(self, x: torch.Tensor):
+        return self.ultralytics_model(x)
+
+    def _apply(self, fn, recurse: bool = True):
+        self.ultralytics_model._apply(fn)  # also moves the head's strides and anchors
+        return self
+
+
+def _ultralytics():
+    """Import Ultralytics quietly (no banner, no settings chatter, no package installs)."""
+    os.environ.setdefault("YOLO_VERBOSE", "False")
+    os.environ.setdefault("YOLO_AUTOINSTALL", "False")
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import ultralytics  # noqa: F401
+            from ultralytics.nn import tasks
+    except ImportError:
+        raise UserError(
+            f"the YOLO models need Ultralytics, an optional extra: {INSTALL_HINT}"
+        ) from None
+    return tasks
+
+
+def coco_names() -> list[str]:
+    """The 80 COCO class names, from the dataset file Ultralytics ships."""
+    from ultralytics.utils import ROOT, YAML
+
+    names = YAML.load(ROOT / "cfg" / "datasets" / "coco.yaml")["names"]
+    return [names[i] for i in range(len(names))]
+
+
+def weights_dir() -> Path:
+    """Ultralytics' weights folder (its settings' ``weights_dir``)."""
+    from ultralytics.utils import SETTINGS
+
+    return Path(SETTINGS["weights_dir"])
+
+
+def local_checkpoint(name: str) -> Path | None:
+    """The official checkpoint ``name.pt`` where Ultralytics looks first, if it is there."""
+    for folder in (Path.cwd(), weights_dir()):
+        path = folder / f"{name}.pt"
+        if path.is_file():
+            return path
+    return None
+
+
+def checkpoint_here(name: str) -> bool:
+    """Whether ``name``'s COCO checkpoint is on this machine (for ``live-explain models``)."""
+    try:
+        _ultralytics()
+    except UserError:
+        return False
+    return local_checkpoint(name) is not None
+
+
+def _build(tasks, name: str) -> nn.Module:
+    """The architecture of ``name`` from Ultralytics' own model file, random weights."""
+    with torch.random.fork_rng():  # the same random model every time, for fair timings
+        torch.manual_seed(0)
+        model = tasks.DetectionModel(f"{name}.yaml", nc=80, verbose=False)
+    return model
+
+
+def _prepared(model: nn.Module, name: str, categories: list[str], source: str) -> YOLODetector:
+    model = model.float().eval()
+    if model.yaml.get("end2end") and hasattr(model, "end2end"):
+        model.end2end = True  # YOLO26: its one-to-one head, no NMS
+    with contextlib.redirect_stdout(io.StringIO()):
+        model = model.fuse(verbose=False)  # Conv+BN folded, as Ultralytics predicts
+    for module in model.modules():
+        if hasattr(module, "inplace"):
+            module.inplace = False  # activations stay as autograd recorded them
+    model.requires_grad_(False)
+    return YOLODetector(model, name, categories, source).eval()
+
+
+def _online(timeout_s: float = 3.0) -> bool:
+    try:
+        with socket.create_connection(ASSETS_HOST, timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+def _official(tasks, name: str) -> tuple[nn.Module, str]:
+    """The official COCO checkpoint: on this machine, or downloaded by Ultralytics."""
+    path = local_checkpoint(name)
+    if path is None:
+        if not _online():
+            raise UserError(
+                f"no COCO weights for {name} here ({weights_dir() / (name + '.pt')}) and the "
+                "internet is not reachable to download them; use --weights none (random "
+                f"weights), or --weights PATH.pt (a trained Ultralytics checkpoint, such as "
+                f"{name}.pt copied from a machine that has it)"
+            )
+        path = Path(f"{name}.pt")  # Ultralytics downloads it to its weights folder
+    try:
+        model, _ = tasks.load_checkpoint(str(path))
+    except Exception as exc:  # a failed download or an unreadable file
+        raise UserError(f"could not load the COCO weights of {name} ({exc})") from None
+    return model, f"COCO ({path.name})"
+
+
+def _checkpoint(tasks, path: Path) -> tuple[nn.Module, list[str] | None]:
+    """A trained Ultralytics checkpoint through Ultralytics' loader (a pickle: only because the
+    user named the file; limited to Ultralytics' known classes where it can be)."""
+    log.warning(
+        "%s is an Ultralytics checkpoint (a pickle, which can run code): loading it with "
+        "Ultralytics' own loader because you named it",
+        path,
+    )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            checkpoint, _ = tasks.torch_safe_load(str(path), safe_only=True)
+    except Exception as exc:
+        raise UserError(
+            f"{path}: Ultralytics cannot load it as a checkpoint ({type(exc).__name__}: "
+            f"{' '.join(str(exc).split())[:160]})"
+        ) from None
+    model = (
+        checkpoint.get("ema") or checkpoint.get("model") if isinstance(checkpoint, dict) else None
+    )
+    if not isinstance(model, nn.Module) or not hasattr(model, "yaml"):
+        raise UserError(f"{path}: not an Ultralytics detection checkpoint (no model in it)")
+    names = getattr(model, "names", None)
+    if isinstance(names, dict):
+        names = [str(names[i]) for i in sorted(names)]
+    return model, names
+
+
+def _from_file(tasks, name: str, path: Path) -> tuple[nn.Module, list[str] | None]:
+    """A plain state-dict file (tensors only) for ``name``'s architecture, or a trained
+    Ultralytics checkpoint (the file then holds Python objects)."""
+    from live_explain.model.loading import (
+        PickledObjects,
+        _check_state_dict,
+        _read_weights_file,
+    )
+
+    try:
+        payload = _read_weights_file(path)
+    except PickledObjects:
+        return _checkpoint(tasks, path)
+    if isinstance(payload, dict) and "state_dict" in payload:
+        payload = payload["state_dict"]
+    model = _build(tasks, name)
+    _check_state_dict(model, name, f"{path}: the file", payload)
+    model.load_state_dict(payload)
+    return model, None
+
+
+def load_yolo(name: str, weights: str) -> YOLODetector:
+    """Load the YOLO detector ``name`` (``yolov8n`` ...) with ``weights`` (see the module)."""
+    tasks = _ultralytics()
+    categories = coco_names()
+    if weights == "demo":
+        raise UserError("--weights demo is the demo detector's; use --model demo")
+    if weights == "none":
+        return _prepared(_build(tasks, name), name, categories, "random initialisation")
+    if weights in ("auto", "coco"):
+        model, source = _official(tasks, name)
+        return _prepared(model, name, categories, source)
+    path = Path(weights)
+    if not path.exists():
+        raise UserError(
+            f"{path}: weights file not found (--weights takes auto, coco, none or a file)"
+        )
+    model, names = _from_file(tasks, name, path)
+    return _prepared(model, name, names or categories, str(path))
