@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import CLIP, MEDIA, make_video, video_info
+from yolo_weights import scrambled
 
 pytest.importorskip("ultralytics", reason="the [yolo] extra (Ultralytics) is not installed")
 
@@ -27,45 +28,6 @@ from live_explain.model.loading import load_model
 GENERATIONS = ("yolov8n", "yolo11n", "yolo26n")
 GRADIENT_METHODS = ("gradcam", "gradcam++", "xgradcam", "hirescam")
 TOPK = 12
-
-
-def scrambled(name: str, seed: int = 0):
-    """``name`` with random weights whose class scores differ from anchor to anchor: the
-    Ultralytics initialisation gives nearly constant features (every anchor one score), so
-    the convolutions are drawn again (He-normal) and each class head's last layer is scaled
-    to give logits of spread 2 around -12 on the road photo."""
-    model = load_model(name, "none")
-    generator = torch.Generator().manual_seed(seed)
-    dfl = set(model.head.dfl.modules()) if isinstance(model.head.dfl, torch.nn.Module) else set()
-    for module in model.modules():
-        if isinstance(module, torch.nn.Conv2d) and module not in dfl:
-            fan_in = module.weight[0].numel()
-            module.weight.copy_(torch.randn(module.weight.shape, generator=generator))
-            module.weight.mul_((2.0 / fan_in) ** 0.5)
-            if module.bias is not None:
-                module.bias.zero_()
-    lasts = [
-        level[-1]
-        for branch in ("cv3", "one2one_cv3")
-        for level in getattr(model.head, branch, None) or ()
-    ]
-    seen = {}
-    hooks = [
-        last.register_forward_hook(lambda m, args, _out: seen.__setitem__(m, args[0][0]))
-        for last in lasts
-    ]
-    image = cv2.resize(cv2.imread(str(MEDIA / "whiteCarLaneSwitch.jpg")), (640, 360))
-    with torch.no_grad():
-        model(letterbox(frame_to_tensor(image, torch.device("cpu")), 640, model.stride)[0])
-    for hook in hooks:
-        hook.remove()
-    for last in lasts:
-        features = seen[last].flatten(1)  # (C, h * w)
-        weights = torch.randn(last.weight.shape[:2], generator=generator)
-        weights = weights / features.std(1).clamp(min=1e-6) / features.shape[0] ** 0.5 * 2.0
-        last.weight.copy_(weights.view_as(last.weight))
-        last.bias.copy_(-12.0 - weights @ features.mean(1))
-    return model
 
 
 @pytest.fixture(scope="module")
@@ -149,11 +111,12 @@ def test_each_detection_is_explained_on_its_own_level(name, road):
     explainer = DetectionExplainer(model, "gradcam", None, topk=100, score_thresh=0.3)
     step = explainer.forward(road)
     rows = torch.arange(len(step.scores))
-    grads = step.recording.gradients(rows)
-    assert len(grads) == 3  # P3, P4, P5
-    levels = torch.stack([g.flatten(1).abs().sum(1) > 0 for g in grads], dim=1)  # (K, 3)
-    assert levels.sum(1).eq(1).all(), levels
-    assert levels.any(0).all()  # not degenerate: every level has detections
+    parts = step.recording.parts(rows, get_method("gradcam"))
+    members = torch.cat([part.members for part in parts])
+    assert sorted(members.tolist()) == rows.tolist()  # each detection in one part only
+    assert {part.key for part in parts} == {0, 1, 2}  # not degenerate: every level has some
+    for part in parts:  # and its gradient lies on its own small window of that level
+        assert part.evidence.gradients.shape[-2:] == (5, 5)
 
 
 @pytest.mark.parametrize("method", ["eigencam", "saliency", "none"])
