@@ -282,8 +282,9 @@ def cli_process(*args, **kwargs) -> subprocess.Popen:
 @pytest.mark.slow
 @pytest.mark.parametrize("delay_s", [1.0, 2.0, 4.0])
 def test_ctrl_c_during_start_up_exits_130_in_one_line(workspace, delay_s):
+    make_video(workspace / "long.mp4", frames=300, size=(320, 192))  # still running at 4 s
     before = snapshot(workspace)
-    proc = cli_process("export", "clip.mp4", "-o", "o.mp4", *DEMO, cwd=workspace)
+    proc = cli_process("export", "long.mp4", "-o", "o.mp4", *DEMO, cwd=workspace)
     time.sleep(delay_s)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)

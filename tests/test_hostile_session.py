@@ -17,7 +17,7 @@ import pytest
 import torch
 from conftest import MEDIA, make_video, video_info, wait_for
 
-from live_explain.cli.main import _Interrupts, main
+from live_explain.cli.main import main
 
 DEMO = ("--model", "demo", "--weights", "demo")
 
@@ -43,7 +43,7 @@ def test_deleted_working_folder_is_one_line(tmp_path):
     gone.mkdir()
     script = (
         "import os, sys; os.chdir(sys.argv[1]); os.rmdir(sys.argv[1]); "
-        "from live_explain.cli.main import entry; sys.argv[1:] = ['models']; entry()"
+        "from live_explain.launch import entry; sys.argv[1:] = ['models']; entry()"
     )
     done = subprocess.run(
         [sys.executable, "-c", script, str(gone)], capture_output=True, text=True, timeout=120
@@ -74,15 +74,16 @@ def test_watch_with_cuda_where_there_is_none_exits_2(tmp_path, capsys):
 
 
 def test_signal_once_the_work_is_done_keeps_the_exit_code():
-    """While the interpreter shuts down after the command, a signal is no death by signal."""
-    interrupts = _Interrupts()
-    try:
-        interrupts.finished = True
-        interrupts(signal.SIGTERM, None)  # would raise KeyboardInterrupt during the work
-        interrupts(signal.SIGINT, None)
-        assert interrupts.count == 2
-    finally:
-        interrupts.restore()
+    """A SIGTERM while the interpreter shuts down after the command (here from an exit
+    handler) once killed the process by signal; the exit code is the command's."""
+    script = (
+        "import atexit, os, signal, sys; sys.argv = ['live-explain', 'models']; "
+        "atexit.register(lambda: os.kill(os.getpid(), signal.SIGTERM)); "
+        "from live_explain.launch import entry; entry()"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
 
 
 @pytest.mark.slow
@@ -193,3 +194,32 @@ def test_ctrl_c_while_faithfulness_is_measured_names_the_finished_video(tmp_path
     assert "wrote o.mp4: 30 frames (complete)" in lines[0] and "partial log kept" in lines[0]
     assert video_info(tmp_path / "o.mp4")["frames"] == 30
     assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_remembered_values_the_app_cannot_use_keep_their_defaults(tmp_path, qapp):
+    from live_explain.ui.settings import APP_DEFAULTS, AppSettings
+
+    path = tmp_path / "live-explain.ini"
+    path.write_text(
+        "[explain]\nalpha=banana\ntopk=-5\nmodel=nosuchmodel\nmethod=evil\n"
+        f"layer={'x' * 10_000}\nscore_thresh=0.4\n"
+    )
+    settings = AppSettings(path)
+    assert settings.unreadable is None  # the app's own format, with values it cannot use
+    explain = settings.explain()
+    assert explain.score_thresh == 0.4  # the usable value is kept
+    for name in ("alpha", "topk", "model", "method", "layer"):
+        assert getattr(explain, name) == getattr(APP_DEFAULTS, name), name
+
+
+def test_a_folder_of_only_bad_images_is_one_line(tmp_path, capsys):
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    (frames / "a.png").write_bytes(b"")
+    (frames / "b.jpg").write_bytes(b"\xff\xd8 cut")
+    (frames / "c.png").write_text("text")
+    code = main(["export", str(frames), "-o", str(tmp_path / "o.mp4"), *DEMO])
+    lines = lines_of(capsys.readouterr().err)
+    assert code == 2 and len(lines) == 1, lines
+    assert "none of the images could be read (first: a.png" in lines[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["frames"]

@@ -23,9 +23,10 @@ from live_explain.errors import UserError
 from live_explain.io.recognise import open_source
 from live_explain.io.source import SourceState
 from live_explain.sinks.output_files import write_atomic
+from live_explain.ui.images import png_bytes
 from live_explain.ui.main_window import MainWindow
 from live_explain.ui.notices import LogBridge
-from live_explain.ui.qt_env import prepare_qt_environment
+from live_explain.ui.qt_env import check_platform, prepare_qt_environment
 from live_explain.ui.settings import APP_DEFAULTS, AppSettings
 
 log = logging.getLogger("live_explain")
@@ -55,6 +56,7 @@ def make_application(argv: list[str] | None = None) -> QApplication:
     """The QApplication (an existing one is reused), made after OpenCV's Qt variables
     are undone."""
     prepare_qt_environment()
+    check_platform()
     qInstallMessageHandler(_qt_message)
     app = QApplication.instance()
     if app is None:
@@ -140,12 +142,9 @@ class ScriptedRun:
             self.app.processEvents()
             image = window.grab()
 
-            def save(partial: Path) -> None:
-                if not image.save(str(partial), "PNG"):
-                    raise UserError(f"{self.screenshot}: cannot write")
-
+            data = png_bytes(image)
             try:  # through a partial file of its own, like every output
-                write_atomic(self.screenshot, save)
+                write_atomic(self.screenshot, lambda partial: partial.write_bytes(data))
             except UserError as exc:
                 print(f"live-explain: error: {exc}", file=sys.stderr)
                 self.app.exit(2)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from PyQt6.QtCore import QRectF, QSize, Qt
+from PyQt6.QtCore import QBuffer, QByteArray, QIODevice, QRectF, QSize, Qt
 from PyQt6.QtGui import QColor, QImage, QPainter, QPaintEvent
 from PyQt6.QtWidgets import QSizePolicy, QWidget
 
@@ -14,6 +14,18 @@ def bgr_to_qimage(image_bgr: np.ndarray) -> QImage:
     height, width = image.shape[:2]
     qimage = QImage(image.data, width, height, image.strides[0], QImage.Format.Format_BGR888)
     return qimage.copy()  # detach from the NumPy buffer
+
+
+def png_bytes(image) -> bytes:
+    """A QImage or QPixmap encoded as PNG in memory: the file is then written by Python, so
+    that a full disk is one clear error instead of libpng's own line on stderr."""
+    data = QByteArray()
+    buffer = QBuffer(data)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    if not image.save(buffer, "PNG"):
+        raise ValueError("the picture could not be encoded as PNG")
+    buffer.close()
+    return bytes(data)
 
 
 def fit_rect(image_size: QSize, area: QRectF) -> QRectF:

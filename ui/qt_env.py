@@ -40,3 +40,27 @@ def prepare_qt_environment() -> None:
             os.environ[variable] = _before_opencv[variable]
         elif cv2_dir is not None and Path(value).resolve().is_relative_to(cv2_dir):
             del os.environ[variable]
+
+
+def platform_plugins() -> list[str]:
+    """The Qt platform plugins this PyQt6 has (``xcb``, ``offscreen``, ...)."""
+    from PyQt6.QtCore import QLibraryInfo
+
+    folder = Path(QLibraryInfo.path(QLibraryInfo.LibraryPath.PluginsPath)) / "platforms"
+    names = [p.name for p in folder.glob("libq*")] if folder.is_dir() else []
+    return sorted(name[4:].split(".")[0] for name in names)
+
+
+def check_platform() -> None:
+    """Raise :class:`UserError` for a ``QT_QPA_PLATFORM`` that names no plugin of this Qt
+    (Qt itself would abort the process)."""
+    from live_explain.errors import UserError
+
+    wanted = os.environ.get("QT_QPA_PLATFORM", "")
+    names = [n.split(":")[0].strip() for n in wanted.split(";") if n.strip()]
+    available = platform_plugins()
+    if names and available and not any(n in available for n in names):
+        raise UserError(
+            f"QT_QPA_PLATFORM={wanted}: no such Qt platform here; use one of "
+            f"{', '.join(available)} (or leave it unset)"
+        )

@@ -9,8 +9,9 @@ from pathlib import Path
 
 from PyQt6.QtCore import QByteArray, QSettings
 
-from live_explain.config import Settings, field_names
-from live_explain.model.names import DRIVING_CLASSES
+from live_explain.config import Settings, choices_of, field_names
+from live_explain.errors import UserError
+from live_explain.model.names import DEMO_MODEL, DETECTORS, DRIVING_CLASSES, YOLO_MODELS
 from live_explain.realtime.refresh_policy import REFRESH_MODES
 
 RECENT_LIMIT = 8
@@ -63,8 +64,9 @@ class AppSettings:
             if raw is None or not setting.metadata["remembered"]:
                 continue
             try:
-                values[setting.name] = _read(setting, raw)
-            except (TypeError, ValueError):
+                value = _read(setting, raw)
+                values[setting.name] = _usable(setting.name, value)
+            except (TypeError, ValueError, KeyError, UserError):
                 continue  # a hand-edited or older file: the default stands
         return APP_DEFAULTS.replace(**values)
 
@@ -106,6 +108,23 @@ class AppSettings:
 
     def sync(self) -> None:
         self.qsettings.sync()
+
+
+LONGEST_VALUE = 4096  # characters; a longer remembered value is not one the app wrote
+
+
+def _usable(name: str, value: object) -> object:
+    """``value`` for the setting ``name`` when the app can use it, else an error: one of its
+    choices, a detector the app offers, a value :meth:`Settings.check` accepts."""
+    if isinstance(value, str) and len(value) > LONGEST_VALUE:
+        raise ValueError(f"{name}: {len(value)} characters")
+    choices = choices_of(name)
+    if choices is not None and value is not None and value not in choices:
+        raise ValueError(f"{name}: {value!r} is not one of its choices")
+    if name == "model" and value not in (DEMO_MODEL, *DETECTORS, *YOLO_MODELS):
+        raise ValueError(f"model: {value!r} is not a detector")
+    APP_DEFAULTS.replace(**{name: value}).check()
+    return value
 
 
 def foreign_content(path: Path) -> str | None:

@@ -5,8 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+from live_explain.errors import UserError
+from live_explain.sinks.output_files import write_atomic
 from live_explain.sinks.recorder import default_recording_path
 from live_explain.ui.export_dialog import ExportDialog
+from live_explain.ui.images import png_bytes
 
 
 def unique_path(path: Path) -> Path:
@@ -56,8 +59,11 @@ class WindowOutputs:
                 self.notices.notify("error", f"{self.recordings_dir}: cannot create ({exc})")
                 return None
             path = unique_path(self.recordings_dir / f"screenshot-{stamp}.png")
-        if not self.view.grab().save(str(path), "PNG"):
-            self.notices.notify("error", f"{path}: could not write the screenshot")
+        data = png_bytes(self.view.grab())
+        try:
+            write_atomic(path, lambda partial: partial.write_bytes(data))
+        except UserError as exc:  # a full disk, a folder gone
+            self.notices.notify("error", f"could not save the screenshot: {exc}")
             return None
         self.notices.notify("info", f"screenshot saved to {path}")
         return path

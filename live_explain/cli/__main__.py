@@ -1,5 +1,5 @@
 """``python -m live_explain.cli``: the ``live-explain`` command."""
 
-from live_explain.cli.main import entry
+from live_explain.launch import entry
 
 entry()

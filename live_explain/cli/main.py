@@ -68,7 +68,6 @@ class _Interrupts:
 
     def __init__(self) -> None:
         self.count = 0
-        self.finished = False  # the command's work is done: the process only exits now
         self._deferred = False
         self._previous = {}
         for signum in self.SIGNALS:
@@ -80,15 +79,15 @@ class _Interrupts:
 
     def __call__(self, signum, frame) -> None:
         self.count += 1
-        if self.finished and self.count < 3:
-            return  # everything is written: an exit by signal now would only lose the code
         if self.count == 1:
             if self._deferred:
                 return  # raised when the imports are done (see deferred)
             raise KeyboardInterrupt
         if self.count == 2:
-            os.write(2, b"live-explain: finishing up; interrupt again to quit at once\n")
+            if os.isatty(2):  # a person pressing Ctrl-C again; a script gets one line only
+                os.write(2, b"live-explain: finishing up; interrupt again to quit at once\n")
             return
+        os.write(2, b"live-explain: interrupted at once; partial files are left as they are\n")
         os._exit(130)
 
     @contextlib.contextmanager
@@ -132,12 +131,6 @@ def _unexpected(exc: BaseException) -> str:
     )
 
 
-def entry() -> None:
-    """The ``live-explain`` program: :func:`main`, then an exit that a late Ctrl-C or SIGTERM
-    (the work done, the interpreter shutting down) does not turn into a death by signal."""
-    sys.exit(main(_exiting=True))
-
-
 def _check_working_directory() -> None:
     """A deleted working folder: one line here, not a fatal error from a library's loader."""
     try:
@@ -149,7 +142,7 @@ def _check_working_directory() -> None:
         ) from None
 
 
-def main(argv: Sequence[str] | None = None, *, _exiting: bool = False) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; every failure ends as one line on stderr and an exit code.
 
     A user's mistake, a full disk, a permission: exit 2. Ctrl-C or SIGTERM: exit 130, also
@@ -190,7 +183,4 @@ def main(argv: Sequence[str] | None = None, *, _exiting: bool = False) -> int:
         return 2
     finally:
         log.removeHandler(handler)
-        if _exiting:
-            interrupts.finished = True  # kept until the process ends
-        else:
-            interrupts.restore()
+        interrupts.restore()

@@ -204,6 +204,11 @@ class StreamSource(_CaptureSource):
     def _on_end(self) -> None:
         expected = self.expected_frames
         # A served file ends early when the server stalls or the connection drops.
+        if not self.live and expected and self.frames_delivered == 0:
+            raise SourceError(
+                f"{self.url}: the stream ended before its first frame (the server stopped "
+                "sending or the connection was lost)"
+            )
         if not self.live and expected and self.frames_delivered < expected - 1:
             self.ended_early = True
             log.warning(

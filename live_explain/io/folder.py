@@ -42,6 +42,7 @@ class ImageFolderSource(FrameSource):
         self._position = 0
         self.skipped: list[Path] = []
         self._reasons: set[str] = set()  # of skipped images, each warned about once
+        self._held: list[tuple[Path, Exception]] = []  # warned of once a frame is read
 
     @property
     def description(self) -> str:
@@ -71,8 +72,11 @@ class ImageFolderSource(FrameSource):
                 self.skipped.append(path)
                 if str(exc) not in self._reasons:  # once per reason; counted at the end
                     self._reasons.add(str(exc))
-                    log.warning("%s: %s; skipped", path, exc)
+                    self._held.append((path, exc))
                 continue
+            for held, reason in self._held:  # said once a frame shows the folder is usable
+                log.warning("%s: %s; skipped", held, reason)
+            self._held.clear()
             if self.size is None:
                 self.size = (image.shape[1], image.shape[0])
             return image, position * 1000.0 / self.fps
@@ -80,6 +84,10 @@ class ImageFolderSource(FrameSource):
 
     def _on_end(self) -> None:
         if self.frames_delivered == 0:
-            raise SourceError(f"{self.path}: none of the images could be read")
+            first = f" (first: {self._held[0][0].name}: {self._held[0][1]})" if self._held else ""
+            raise SourceError(f"{self.path}: none of the images could be read{first}")
+        for held, reason in self._held:  # skipped after the last frame
+            log.warning("%s: %s; skipped", held, reason)
+        self._held.clear()
         if len(self.skipped) > len(self._reasons):
             log.warning("%s: %d images skipped in all", self.path, len(self.skipped))
