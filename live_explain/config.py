@@ -243,6 +243,8 @@ class Settings:
         """Raise :class:`UserError` for values no stage accepts; returns ``self``."""
         if not 0.0 <= self.alpha <= 1.0:
             raise UserError(f"--alpha {self.alpha}: must be between 0 and 1")
+        if not 0.0 <= self.score_thresh <= 1.0:  # NaN fails too
+            raise UserError(f"--score-thresh {self.score_thresh}: must be between 0 and 1")
         if not 1 <= self.topk <= MAX_TOPK:
             raise UserError(f"--topk {self.topk}: must be 1 to {MAX_TOPK}")
         if not 0 <= self.smooth <= MAX_SMOOTH:

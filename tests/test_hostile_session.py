@@ -203,6 +203,7 @@ def test_remembered_values_the_app_cannot_use_keep_their_defaults(tmp_path, qapp
     path.write_text(
         "[explain]\nalpha=banana\ntopk=-5\nmodel=nosuchmodel\nmethod=evil\n"
         f"layer={'x' * 10_000}\nscore_thresh=0.4\n"
+        "[sources]\nrecent=@Variant(\\0\\0\\0\\xff)\n"
     )
     settings = AppSettings(path)
     assert settings.unreadable is None  # the app's own format, with values it cannot use
@@ -210,6 +211,8 @@ def test_remembered_values_the_app_cannot_use_keep_their_defaults(tmp_path, qapp
     assert explain.score_thresh == 0.4  # the usable value is kept
     for name in ("alpha", "topk", "model", "method", "layer"):
         assert getattr(explain, name) == getattr(APP_DEFAULTS, name), name
+    path.write_text("[explain]\nscore_thresh=nan\n")
+    assert AppSettings(path).explain().score_thresh == APP_DEFAULTS.score_thresh
 
 
 def test_a_folder_of_only_bad_images_is_one_line(tmp_path, capsys):

@@ -32,8 +32,9 @@ from live_explain.ui.settings import APP_DEFAULTS, AppSettings
 log = logging.getLogger("live_explain")
 
 INTERRUPTED = 130  # the exit code when Ctrl-C or SIGTERM closed the window
-# Qt messages that say nothing to a user (the offscreen platform cannot resize a window).
-QUIET_QT_MESSAGES = ("propagateSizeHints",)
+# Qt messages that say nothing to a user: the offscreen platform cannot resize a window; a
+# settings file's unreadable value (the app then keeps its default).
+QUIET_QT_MESSAGES = ("propagateSizeHints", "Trying to construct an instance of an invalid type")
 SCREENSHOT_SIZE = (1440, 900)  # the scripted window, so that screenshots are comparable
 SCRIPT_TIMEOUT_S = 300  # a scripted run that shows nothing for this long gives up
 INSPECTOR_WAIT_S = 10  # how long a screenshot waits for the layer inspector's first picture
