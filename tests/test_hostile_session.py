@@ -205,12 +205,17 @@ def test_remembered_values_the_app_cannot_use_keep_their_defaults(tmp_path, qapp
         f"layer={'x' * 10_000}\nscore_thresh=0.4\n"
         "[sources]\nrecent=@Variant(\\0\\0\\0\\xff)\n"
     )
+    before = path.read_bytes()
     settings = AppSettings(path)
-    assert settings.unreadable is None  # the app's own format, with values it cannot use
+    assert "has values the app cannot use (" in settings.unreadable
+    assert "model" in settings.unreadable and "method" in settings.unreadable
     explain = settings.explain()
     assert explain.score_thresh == 0.4  # the usable value is kept
     for name in ("alpha", "topk", "model", "method", "layer"):
         assert getattr(explain, name) == getattr(APP_DEFAULTS, name), name
+    settings.save_explain(explain)
+    settings.sync()
+    assert path.read_bytes() == before  # not the app's doing: never written over
     path.write_text("[explain]\nscore_thresh=nan\n")
     assert AppSettings(path).explain().score_thresh == APP_DEFAULTS.score_thresh
 

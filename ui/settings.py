@@ -45,14 +45,40 @@ class AppSettings:
         self.unreadable: str | None = None
         self._scratch: tempfile.TemporaryDirectory | None = None
         problem = foreign_content(Path(self.qsettings.fileName()))
+        keep: list[str] = []
+        if problem is None:  # the app's format; values it cannot use say someone else wrote it
+            unusable = self._unusable_keys()
+            if unusable:
+                names = ", ".join(key.split("/", 1)[1] for key in unusable[:4])
+                names += ", ..." if len(unusable) > 4 else ""
+                problem = f"has values the app cannot use ({names})"
+                keep = [k for k in self.qsettings.allKeys() if k not in unusable]
         if problem is not None:
             self.unreadable = (
-                f"settings file {self.qsettings.fileName()} {problem}: it is left as it is, "
-                "and this session's settings are not remembered"
+                f"settings file {self.qsettings.fileName()} {problem}: it is left as it is "
+                "(remove it to start afresh), and this session's settings are not remembered"
             )
             self._scratch = tempfile.TemporaryDirectory(prefix="live-explain-settings-")
-            scratch = Path(self._scratch.name) / "live-explain.ini"
-            self.qsettings = QSettings(str(scratch), QSettings.Format.IniFormat)
+            scratch = QSettings(
+                str(Path(self._scratch.name) / "live-explain.ini"), QSettings.Format.IniFormat
+            )
+            for key in keep:  # what can be used is used, in this session only
+                scratch.setValue(key, self.qsettings.value(key))
+            self.qsettings = scratch
+
+    def _unusable_keys(self) -> list[str]:
+        """The remembered explanation settings in the file that the app cannot use."""
+        unusable = []
+        for setting in dataclasses.fields(Settings):
+            key = f"explain/{setting.name}"
+            raw = self.qsettings.value(key, None)
+            if raw is None or not setting.metadata["remembered"]:
+                continue
+            try:
+                _usable(setting.name, _read(setting, raw))
+            except (TypeError, ValueError, KeyError, UserError):
+                unusable.append(key)
+        return unusable
 
     # -- explanation ----------------------------------------------------------------------
     def explain(self) -> Settings:
