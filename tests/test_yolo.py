@@ -316,3 +316,25 @@ def test_export_of_a_short_drive(tmp_path, capsys):
     )
     assert code == 0, capsys.readouterr().err
     assert video_info(tmp_path / "o.mp4")["frames"] == 4
+
+
+def test_bench_times_a_yolo_model(tmp_path, capsys):
+    clip = make_video(tmp_path / "clip.mp4", frames=4, size=(320, 192))
+    code = main(
+        [
+            "bench",
+            str(clip),
+            "--model",
+            "yolov8n",
+            "--weights",
+            "none",
+            "--score-thresh",
+            "0",
+            "--max-frames",
+            "3",
+            "--json",
+        ]
+    )
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert '"model": "yolov8n"' in out or "yolov8n" in out

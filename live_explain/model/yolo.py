@@ -74,7 +74,8 @@ class YOLODetector(nn.Module):
         self.model_name = name
         self.weights_source = weights_source
         self.stride = max(int(detection_model.stride.max()), 32)
-        self.image_size = IMAGE_SIZE
+        # the size it was trained at, for a trained checkpoint; else Ultralytics' default
+        self.image_size = getattr(detection_model, "live_explain_image_size", None) or IMAGE_SIZE
         self.end2end = bool(getattr(self.head, "end2end", False))
 
     def forward(self, x: torch.Tensor):
@@ -207,6 +208,8 @@ def _checkpoint(tasks, path: Path) -> tuple[nn.Module, list[str] | None]:
     names = getattr(model, "names", None)
     if isinstance(names, dict):
         names = [str(names[i]) for i in sorted(names)]
+    size = (checkpoint.get("train_args") or {}).get("imgsz")
+    model.live_explain_image_size = size if isinstance(size, int) and size >= 32 else None
     return model, names
 
 

@@ -53,8 +53,8 @@ def _detect_and_explain(model: nn.Module, explainer: DetectionExplainer, image: 
     selection of detections, no maps) and detection with every kept detection's map."""
 
     def detect():
-        with torch.inference_mode():
-            out = model([image])[0]
+        with torch.inference_mode():  # the family's own input transform and post-processing
+            out = explainer.adapter.detect(image).output
             keep = select_detections(
                 out["labels"],
                 out["scores"],

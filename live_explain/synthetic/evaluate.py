@@ -30,8 +30,17 @@ FRAME_STEP = 10  # frames apart within a scene, so that samples differ
 
 
 def evaluate(
-    model, seeds, frames_per_seed: int, device: torch.device, progress=None, method="gradcam"
+    model,
+    seeds,
+    frames_per_seed: int,
+    device: torch.device,
+    progress=None,
+    method="gradcam",
+    categories=None,
 ) -> dict:
+    """The figures above for ``model``; ``categories``: its class names by label id (the
+    demo's by default; a YOLO trained on the scenes has no background class)."""
+    categories = DEMO_CATEGORIES if categories is None else categories
     model = model.to(device).eval()
     explainer = DetectionExplainer(model, method, topk=50, score_thresh=0.05)
     evaluator = DetectionEvaluator(iou=0.5)
@@ -45,7 +54,7 @@ def evaluate(
             result = explainer(frame_to_tensor(frame, device))
             boxes = result.boxes.cpu().numpy()
             scores = result.scores.cpu().numpy()
-            names = [DEMO_CATEGORIES[i] for i in result.labels.tolist()]
+            names = [categories[i] for i in result.labels.tolist()]
             truth_boxes = np.asarray(truth["boxes"], np.float32).reshape(-1, 4)
             difficult = truth["difficult"]
             evaluator.add(boxes, names, scores, truth_boxes, truth["labels"], difficult)
