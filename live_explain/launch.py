@@ -23,7 +23,12 @@ def entry() -> None:
             signal.signal(signum, _interrupted_while_loading)
     from live_explain.cli.main import main
 
-    code = main()
-    for signum in SIGNALS:  # ignored, not reset by Python's shutdown (a handler would be)
-        signal.signal(signum, signal.SIG_IGN)
+    code = 2
+    try:
+        code = main()
+    except SystemExit as exc:  # --help, --version, a usage error
+        code = exc.code
+    finally:
+        for signum in SIGNALS:  # ignored, not reset by Python's shutdown (a handler would be)
+            signal.signal(signum, signal.SIG_IGN)
     sys.exit(code)

@@ -143,10 +143,10 @@ class ScriptedRun:
             self.app.processEvents()
             image = window.grab()
 
-            data = png_bytes(image)
             try:  # through a partial file of its own, like every output
+                data = png_bytes(image)
                 write_atomic(self.screenshot, lambda partial: partial.write_bytes(data))
-            except UserError as exc:
+            except (UserError, ValueError) as exc:
                 print(f"live-explain: error: {exc}", file=sys.stderr)
                 self.app.exit(2)
                 return
@@ -171,24 +171,43 @@ def run_app(options: WatchOptions) -> int:
     if options.source is not None:
         check_source(options.source)
     app = make_application()
-    settings = AppSettings(options.settings_file)
-    explain = settings.explain()
-    if options.overrides:  # remembered once a frame has been shown with them
-        explain = explain.replace(**options.overrides)
-    window = MainWindow(settings, explain)
-    bridge = LogBridge(log)
-    bridge.message.connect(window.notices.notify)
-    previous_hook = sys.excepthook
-    sys.excepthook = _notice_hook(window)
-    scripted = options.screenshot is not None or options.exit_after_frames is not None
-    script = None
-    if scripted:
-        frames = options.exit_after_frames or DEFAULT_SCREENSHOT_FRAMES
-        script = ScriptedRun(app, window, frames, options.screenshot)
-        window.resize(*SCREENSHOT_SIZE)
+    signalled: list[int] = []  # Ctrl-C or SIGTERM from here on closes the window cleanly
+    previous_signals = _quit_on_signals(app, signalled)
+    window, bridge, previous_hook, script = None, None, sys.excepthook, None
+    try:
+        settings = AppSettings(options.settings_file)
+        explain = settings.explain()
+        if options.overrides:  # remembered once a frame has been shown with them
+            explain = explain.replace(**options.overrides)
+        window = MainWindow(settings, explain)
+        bridge = LogBridge(log)
+        bridge.message.connect(window.notices.notify)
+        sys.excepthook = _notice_hook(window)
+        if options.screenshot is not None or options.exit_after_frames is not None:
+            frames = options.exit_after_frames or DEFAULT_SCREENSHOT_FRAMES
+            script = ScriptedRun(app, window, frames, options.screenshot)
+            window.resize(*SCREENSHOT_SIZE)
+        _open(window, options.source, settings)
+        code = 0 if signalled else app.exec()
+    finally:
+        if window is not None and window.isVisible():  # quit by a signal: stop the engine
+            window.close()
+        for number, handler in previous_signals.items():
+            signal.signal(number, handler)
+        sys.excepthook = previous_hook
+        if bridge is not None:
+            bridge.close()
+    if signalled:
+        return INTERRUPTED
+    if script is not None:
+        return script.exit_code if code == 0 else code
+    return code
+
+
+def _open(window: MainWindow, source: str | None, settings: AppSettings) -> None:
     window.show()
-    if options.source is not None:
-        window.open_source(options.source)
+    if source is not None:
+        window.open_source(source)
     else:
         window.open_source("0")
         window.notices.notify(
@@ -196,22 +215,6 @@ def run_app(options: WatchOptions) -> int:
         )
     if settings.unreadable is not None:
         window.notices.notify("warning", settings.unreadable)
-    signalled: list[int] = []
-    previous_signals = _quit_on_signals(app, signalled)
-    try:
-        code = app.exec()
-    finally:
-        if window.isVisible():  # quit by a signal: stop the engine, finish a recording
-            window.close()
-        for number, handler in previous_signals.items():
-            signal.signal(number, handler)
-        sys.excepthook = previous_hook
-        bridge.close()
-    if signalled:
-        return INTERRUPTED
-    if script is not None:
-        return script.exit_code if code == 0 else code
-    return code
 
 
 def _quit_on_signals(app: QApplication, signalled: list[int]) -> dict:
@@ -225,6 +228,8 @@ def _quit_on_signals(app: QApplication, signalled: list[int]) -> dict:
         app.quit()
 
     for number in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(number) is signal.SIG_IGN:
+            continue  # ignored by whoever started us (nohup, a background job)
         previous[number] = signal.signal(number, quit_app)
     ticker = QTimer(app, interval=200)
     ticker.timeout.connect(lambda: None)

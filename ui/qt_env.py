@@ -59,7 +59,8 @@ def check_platform() -> None:
     wanted = os.environ.get("QT_QPA_PLATFORM", "")
     names = [n.split(":")[0].strip() for n in wanted.split(";") if n.strip()]
     available = platform_plugins()
-    if names and available and not any(n in available for n in names):
+    known = [n for n in names if any(n == a or n.startswith(f"{a}-") for a in available)]
+    if names and available and not known:  # wayland-egl is a key of the wayland plugin
         raise UserError(
             f"QT_QPA_PLATFORM={wanted}: no such Qt platform here; use one of "
             f"{', '.join(available)} (or leave it unset)"

@@ -66,10 +66,22 @@ class _Interrupts:
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
+    @classmethod
+    def installed_deferred(cls) -> _Interrupts:
+        """Installed, holding a signal back until :meth:`deferred`'s block (or the first
+        one) ends: one that comes while they are being installed is not lost."""
+        made = cls.__new__(cls)
+        made.count, made._deferred, made._previous = 0, True, {}
+        made._install()
+        return made
+
     def __init__(self) -> None:
         self.count = 0
         self._deferred = False
         self._previous = {}
+        self._install()
+
+    def _install(self) -> None:
         for signum in self.SIGNALS:
             # ValueError: not the main thread (main() called from a test's thread)
             with contextlib.suppress(ValueError):
@@ -149,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     during start-up. A bug: exit 2 with one line, or its traceback under ``--debug`` (or
     ``LIVE_EXPLAIN_DEBUG=1``).
     """
-    interrupts = _Interrupts()
+    interrupts = _Interrupts.installed_deferred()
     for stream in (sys.stdout, sys.stderr):  # a file name the terminal cannot show
         with contextlib.suppress(AttributeError, ValueError):
             stream.reconfigure(errors="backslashreplace")

@@ -63,17 +63,26 @@ def run(args: argparse.Namespace) -> int:
 def check_model_options(overrides: dict) -> None:
     """A model, layer, class list, method or device given on the command line that cannot
     work: one line and exit 2 here (a remembered one only gets a notice in the app)."""
-    from live_explain.config import build_detector, field_names
-    from live_explain.ui.settings import APP_DEFAULTS
+    from live_explain.config import build_detector
+    from live_explain.ui.settings import AppSettings
 
-    given = set(field_names("model") + field_names("detector"))
-    if not given & overrides.keys():
+    checked = ("model", "weights", "device", "method", "layer", "classes", "smooth")
+    if not set(checked) & overrides.keys():
         return
+    # The model the app will run: the remembered one unless the command line names another;
+    # only the layer and classes given here are checked against it (remembered ones that do
+    # not fit it get a notice in the app instead).
+    remembered = AppSettings().explain()
+    settings = remembered.replace(
+        layer=overrides.get("layer"),
+        classes=overrides.get("classes"),
+        **{k: v for k, v in overrides.items() if k not in ("layer", "classes")},
+    )
     quiet = logging.getLogger("live_explain")
     level = quiet.level
     quiet.setLevel(logging.ERROR)  # the app says the same (a fallback, say) once it loads
     try:
-        build_detector(APP_DEFAULTS.replace(**overrides))
+        build_detector(settings)
     finally:
         quiet.setLevel(level)
 

@@ -39,6 +39,8 @@ def capture_layer(model: nn.Module, image_bgr: np.ndarray, layer: str) -> LayerV
 
     device = next(model.parameters()).device
     image = frame_to_tensor(image_bgr, device)
+    if getattr(model, "ultralytics_model", None) is not None:  # YOLO: its own letterbox
+        return _capture_through_adapter(model, image, layer)
     detector = hasattr(model, "transform")
     names = {layer: False, "transform": False} if detector else {layer: False}
     with torch.no_grad(), capture_layers(model, names) as captured:
@@ -61,6 +63,22 @@ def capture_layer(model: nn.Module, image_bgr: np.ndarray, layer: str) -> LayerV
         cell = (hp / activations.shape[1] * height / hr, wp / activations.shape[2] * width / wr)
     else:
         cell = (height / activations.shape[1], width / activations.shape[2])
+    return LayerView(activations.float(), cell)
+
+
+def _capture_through_adapter(model: nn.Module, image: torch.Tensor, layer: str) -> LayerView:
+    """``layer`` as the detector family's own forward (input transform included) runs it."""
+    from live_explain.explain.family import adapter_for
+
+    adapter = adapter_for(model)
+    with torch.no_grad(), capture_layers(model, {layer: False}) as captured:
+        geometry = adapter.detect(image).geometry
+    tensors = [t for t in tensors_of(captured[layer].output) if t.ndim == 4]
+    if not tensors:
+        raise UserError(f"layer '{layer}' does not give feature maps")
+    activations = max(tensors, key=lambda t: t.shape[-1] * t.shape[-2])[0]
+    (hp, wp), (hr, wr), (height, width) = geometry.padded, geometry.resized, geometry.frame
+    cell = (hp / activations.shape[1] * height / hr, wp / activations.shape[2] * width / wr)
     return LayerView(activations.float(), cell)
 
 

@@ -95,21 +95,18 @@ def has_utf8_name(path: Path) -> bool:
     return True
 
 
-JPEG_TAIL_BYTES = 4096  # the end marker may be followed by a camera's padding
-
-
 def is_truncated_jpeg(path: Path) -> bool:
-    """Whether ``path`` starts as a JPEG but has no end-of-image marker near its end."""
+    """Whether ``path`` starts as a JPEG but holds no end-of-image marker at all (one may be
+    followed by a camera's padding or a motion photo's video, so the whole file is looked at;
+    compressed data never holds the marker unescaped)."""
     try:
         with open(path, "rb") as file:
             if file.read(2) != b"\xff\xd8":
                 return False
-            size = os.fstat(file.fileno()).st_size
-            file.seek(max(2, size - JPEG_TAIL_BYTES))
-            tail = file.read()
+            data = file.read()
     except OSError:
         return False  # the decoder reports it
-    return b"\xff\xd9" not in tail
+    return b"\xff\xd9" not in data
 
 
 def decode_image(path: Path) -> np.ndarray:

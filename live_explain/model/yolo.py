@@ -11,8 +11,8 @@ Weights (``--weights``):
 * ``none``: the architecture from the model file Ultralytics ships (``yolov8n.yaml`` ...),
   randomly initialised: works offline;
 * ``auto`` / ``coco``: the official COCO checkpoint (``yolov8n.pt``), from Ultralytics' weights
-  folder or the working folder, else downloaded by Ultralytics where the internet is reachable;
-  offline, a one-line error that says what to pass instead;
+  folder, else downloaded there by Ultralytics where the internet is reachable (loaded with
+  its safe loader); offline, a one-line error that says what to pass instead;
 * a path: a plain state-dict file loads with ``torch.load(..., weights_only=True)``; a trained
   Ultralytics checkpoint (a pickle) loads through Ultralytics' own loader, restricted to its
   known classes where that Ultralytics version can, with a one-line notice.
@@ -38,6 +38,7 @@ log = logging.getLogger("live_explain")
 IMAGE_SIZE = 640  # the long side of the detector's input, as Ultralytics predicts by default
 ASSETS_HOST = ("github.com", 443)  # where Ultralytics downloads its official weights
 INSTALL_HINT = "pip install 'live-explain[yolo]'"
+DETECT_HEADS = ("Detect", "v10Detect")  # not Segment, Pose, OBB (subclasses of Detect)
 
 
 class Levels(nn.Module):
@@ -118,12 +119,10 @@ def weights_dir() -> Path:
 
 
 def local_checkpoint(name: str) -> Path | None:
-    """The official checkpoint ``name.pt`` where Ultralytics looks first, if it is there."""
-    for folder in (Path.cwd(), weights_dir()):
-        path = folder / f"{name}.pt"
-        if path.is_file():
-            return path
-    return None
+    """The official checkpoint ``name.pt`` in Ultralytics' weights folder, if it is there
+    (the working folder is not searched: a file there is loaded only when named)."""
+    path = weights_dir() / f"{name}.pt"
+    return path if path.is_file() else None
 
 
 def checkpoint_here(name: str) -> bool:
@@ -165,32 +164,32 @@ def _online(timeout_s: float = 3.0) -> bool:
 
 
 def _official(tasks, name: str) -> tuple[nn.Module, str]:
-    """The official COCO checkpoint: on this machine, or downloaded by Ultralytics."""
+    """The official COCO checkpoint: in Ultralytics' weights folder, or downloaded there by
+    Ultralytics; loaded with its safe loader only (the official files need nothing more)."""
     path = local_checkpoint(name)
     if path is None:
+        target = weights_dir() / f"{name}.pt"
         if not _online():
             raise UserError(
-                f"no COCO weights for {name} here ({weights_dir() / (name + '.pt')}) and the "
-                "internet is not reachable to download them; use --weights none (random "
-                f"weights), or --weights PATH.pt (a trained Ultralytics checkpoint, such as "
-                f"{name}.pt copied from a machine that has it)"
+                f"no COCO weights for {name} here ({target}) and the internet is not reachable "
+                "to download them; use --weights none (random weights), or --weights PATH.pt "
+                f"(a trained Ultralytics checkpoint, such as {name}.pt copied from a machine "
+                "that has it)"
             )
-        path = Path(f"{name}.pt")  # Ultralytics downloads it to its weights folder
-    try:
-        model, _ = tasks.load_checkpoint(str(path))
-    except Exception as exc:  # a failed download or an unreadable file
-        raise UserError(f"could not load the COCO weights of {name} ({exc})") from None
+        from ultralytics.utils.downloads import attempt_download_asset
+
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            path = Path(attempt_download_asset(str(target)))
+        except Exception as exc:
+            raise UserError(f"could not download the COCO weights of {name} ({exc})") from None
+    model, _ = _safe_checkpoint(tasks, path)
     return model, f"COCO ({path.name})"
 
 
-def _checkpoint(tasks, path: Path) -> tuple[nn.Module, list[str] | None]:
-    """A trained Ultralytics checkpoint through Ultralytics' loader (a pickle: only because the
-    user named the file; limited to Ultralytics' known classes where it can be)."""
-    log.warning(
-        "%s is an Ultralytics checkpoint (a pickle, which can run code): loading it with "
-        "Ultralytics' own loader because you named it",
-        path,
-    )
+def _safe_checkpoint(tasks, path: Path) -> tuple[nn.Module, list[str] | None]:
+    """An Ultralytics detection checkpoint through Ultralytics' loader, limited to its known
+    classes; one line when it cannot be loaded or is not a detection model."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -200,17 +199,36 @@ def _checkpoint(tasks, path: Path) -> tuple[nn.Module, list[str] | None]:
             f"{path}: Ultralytics cannot load it as a checkpoint ({type(exc).__name__}: "
             f"{' '.join(str(exc).split())[:160]})"
         ) from None
-    model = (
-        checkpoint.get("ema") or checkpoint.get("model") if isinstance(checkpoint, dict) else None
-    )
+    model = None
+    if isinstance(checkpoint, dict):
+        model = checkpoint.get("ema") or checkpoint.get("model")
     if not isinstance(model, nn.Module) or not hasattr(model, "yaml"):
         raise UserError(f"{path}: not an Ultralytics detection checkpoint (no model in it)")
+    head = model.model[-1] if hasattr(model, "model") else None
+    task = getattr(model, "task", "detect")
+    if task != "detect" or type(head).__name__ not in DETECT_HEADS:
+        raise UserError(
+            f"{path}: an Ultralytics {type(head).__name__} model, not a detection one; "
+            "live-explain explains detection models (YOLOv8, YOLO11, YOLO26 detect)"
+        )
     names = getattr(model, "names", None)
     if isinstance(names, dict):
         names = [str(names[i]) for i in sorted(names)]
     size = (checkpoint.get("train_args") or {}).get("imgsz")
     model.live_explain_image_size = size if isinstance(size, int) and size >= 32 else None
     return model, names
+
+
+def _checkpoint(tasks, path: Path) -> tuple[nn.Module, list[str] | None]:
+    """A trained checkpoint the user named (a pickle): Ultralytics' safe loader, with a
+    notice once it is known to be one."""
+    loaded = _safe_checkpoint(tasks, path)
+    log.warning(
+        "%s is an Ultralytics checkpoint (a pickle, which can run code): loaded with "
+        "Ultralytics' own loader, limited to its known classes, because you named it",
+        path,
+    )
+    return loaded
 
 
 def _from_file(tasks, name: str, path: Path) -> tuple[nn.Module, list[str] | None]:

@@ -53,7 +53,8 @@ def _detect_and_explain(model: nn.Module, explainer: DetectionExplainer, image: 
     selection of detections, no maps) and detection with every kept detection's map."""
 
     def detect():
-        with torch.inference_mode():  # the family's own input transform and post-processing
+        # no_grad, not inference_mode: a model's caches (YOLO's anchors) stay usable by autograd
+        with torch.no_grad():  # the family's own input transform and post-processing
             out = explainer.adapter.detect(image).output
             keep = select_detections(
                 out["labels"],

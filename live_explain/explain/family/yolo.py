@@ -24,7 +24,9 @@ in one small batched backward. Other layers take the general autograd recording.
 from __future__ import annotations
 
 import math
+import threading
 import time
+import weakref
 
 import torch
 import torch.nn.functional as F
@@ -63,6 +65,20 @@ def letterbox(image: torch.Tensor, size: int, stride: int) -> tuple[torch.Tensor
     if any(pad):
         x = F.pad(x, pad, value=PAD_VALUE)
     return x, Geometry(padded, resized, (height, width))
+
+
+_locks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_locks_lock = threading.Lock()
+
+
+def forward_lock(model: nn.Module) -> threading.Lock:
+    """One lock per model: threads that share it (the pipeline's workers) run its forward
+    one at a time, since its Detect head keeps anchors for the last input shape it saw."""
+    with _locks_lock:
+        lock = _locks.get(model)
+        if lock is None:
+            lock = _locks[model] = threading.Lock()
+    return lock
 
 
 class YOLOAdapter(FamilyAdapter):
@@ -105,7 +121,8 @@ class YOLOAdapter(FamilyAdapter):
 
     def detect(self, image: torch.Tensor) -> Detected:
         x, geometry = letterbox(image, self.model.image_size, self.model.stride)
-        y, raw = self.model(x)
+        with forward_lock(self.model):  # the head caches anchors for the last input shape
+            y, raw = self.model(x)
         if self.model.end2end:
             output = self._queries(y[0], raw["one2one"]["scores"])
         else:
