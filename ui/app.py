@@ -15,7 +15,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PyQt6.QtCore import QTimer, QtMsgType, qInstallMessageHandler
+from PyQt6.QtCore import QTimer
 from PyQt6.QtWidgets import QApplication
 
 from live_explain.config import Settings
@@ -26,15 +26,16 @@ from live_explain.sinks.output_files import write_atomic
 from live_explain.ui.images import png_bytes
 from live_explain.ui.main_window import MainWindow
 from live_explain.ui.notices import LogBridge
-from live_explain.ui.qt_env import check_platform, prepare_qt_environment
+from live_explain.ui.qt_env import (
+    check_platform,
+    install_message_handler,
+    prepare_qt_environment,
+)
 from live_explain.ui.settings import APP_DEFAULTS, AppSettings
 
 log = logging.getLogger("live_explain")
 
 INTERRUPTED = 130  # the exit code when Ctrl-C or SIGTERM closed the window
-# Qt messages that say nothing to a user: the offscreen platform cannot resize a window; a
-# settings file's unreadable value (the app then keeps its default).
-QUIET_QT_MESSAGES = ("propagateSizeHints", "Trying to construct an instance of an invalid type")
 SCREENSHOT_SIZE = (1440, 900)  # the scripted window, so that screenshots are comparable
 SCRIPT_TIMEOUT_S = 300  # a scripted run that shows nothing for this long gives up
 INSPECTOR_WAIT_S = 10  # how long a screenshot waits for the layer inspector's first picture
@@ -58,24 +59,13 @@ def make_application(argv: list[str] | None = None) -> QApplication:
     are undone."""
     prepare_qt_environment()
     check_platform()
-    qInstallMessageHandler(_qt_message)
+    install_message_handler()
     app = QApplication.instance()
     if app is None:
         app = QApplication(argv or [sys.argv[0]])
         app.setApplicationName("live-explain")
         app.setOrganizationName("live-explain")
     return app
-
-
-def _qt_message(kind: QtMsgType, _context, message: str) -> None:
-    """Qt's own messages: debug and info dropped, known noise dropped, the rest one line."""
-    if kind in (QtMsgType.QtDebugMsg, QtMsgType.QtInfoMsg):
-        return
-    if any(quiet in message for quiet in QUIET_QT_MESSAGES):
-        return
-    log.debug("qt: %s", message)
-    with contextlib.suppress(OSError, ValueError):
-        print(f"live-explain: qt: {' '.join(message.split())}", file=sys.stderr)
 
 
 def check_source(spec: str) -> None:

@@ -8,6 +8,7 @@ crashes. :func:`prepare_qt_environment` must run before the ``QApplication`` is 
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import sys
@@ -65,3 +66,27 @@ def check_platform() -> None:
             f"QT_QPA_PLATFORM={wanted}: no such Qt platform here; use one of "
             f"{', '.join(available)} (or leave it unset)"
         )
+
+
+# Qt messages that say nothing to a user: the offscreen platform cannot resize a window; a
+# settings file's unreadable value (the app then keeps its default).
+QUIET_QT_MESSAGES = ("propagateSizeHints", "Trying to construct an instance of an invalid type")
+
+
+def _qt_message(kind, _context, message: str) -> None:
+    """Qt's own messages: debug and info dropped, known noise dropped, the rest one line."""
+    from PyQt6.QtCore import QtMsgType
+
+    if kind in (QtMsgType.QtDebugMsg, QtMsgType.QtInfoMsg):
+        return
+    if any(quiet in message for quiet in QUIET_QT_MESSAGES):
+        return
+    with contextlib.suppress(OSError, ValueError):
+        print(f"live-explain: qt: {' '.join(message.split())}", file=sys.stderr)
+
+
+def install_message_handler() -> None:
+    """Route Qt's messages through :func:`_qt_message` (before any QSettings or window)."""
+    from PyQt6.QtCore import qInstallMessageHandler
+
+    qInstallMessageHandler(_qt_message)

@@ -13,6 +13,7 @@ from live_explain.config import Settings, choices_of, field_names
 from live_explain.errors import UserError
 from live_explain.model.names import DEMO_MODEL, DETECTORS, DRIVING_CLASSES, YOLO_MODELS
 from live_explain.realtime.refresh_policy import REFRESH_MODES
+from live_explain.ui.qt_env import install_message_handler
 
 RECENT_LIMIT = 8
 SETTINGS_GROUPS = ("General", "explain", "sources", "playback", "window")
@@ -31,6 +32,7 @@ class AppSettings:
     by default the user's ``live-explain/live-explain.ini`` in their config folder."""
 
     def __init__(self, path: Path | None = None) -> None:
+        install_message_handler()  # Qt's parser speaks of a file's unreadable values
         if path is None:
             self.qsettings = QSettings(
                 QSettings.Format.IniFormat,
