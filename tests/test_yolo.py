@@ -4,7 +4,6 @@ reuse, weights files and the command line. Skipped where Ultralytics is not inst
 from __future__ import annotations
 
 import os
-import socket
 
 import cv2
 import numpy as np
@@ -24,7 +23,8 @@ from live_explain.explain.detection_maps import Part, detection_maps
 from live_explain.explain.family.yolo import letterbox
 from live_explain.explain.methods import Evidence, get_method
 from live_explain.model.detector import Detector, frame_to_tensor
-from live_explain.model.loading import load_model
+from live_explain.model.loading import _reachable, load_model
+from live_explain.model.yolo import ASSETS_URL
 
 GENERATIONS = ("yolov8n", "yolo11n", "yolo26n")
 GRADIENT_METHODS = ("gradcam", "gradcam++", "xgradcam", "hirescam")
@@ -248,11 +248,7 @@ def test_weights_files(tmp_path, capsys):
 
 
 def _offline() -> bool:
-    try:
-        with socket.create_connection(("github.com", 443), 3):
-            return False
-    except OSError:
-        return True
+    return not _reachable(ASSETS_URL)
 
 
 @pytest.mark.skipif(not _offline(), reason="the internet is reachable: auto downloads")

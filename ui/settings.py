@@ -49,7 +49,7 @@ class AppSettings:
         problem = foreign_content(Path(self.qsettings.fileName()))
         keep: list[str] = []
         if problem is None:  # the app's format; values it cannot use say someone else wrote it
-            unusable = self._unusable_keys()
+            _, unusable = self._remembered()
             if unusable:
                 names = ", ".join(key.split("/", 1)[1] for key in unusable[:4])
                 names += ", ..." if len(unusable) > 4 else ""
@@ -68,34 +68,26 @@ class AppSettings:
                 scratch.setValue(key, self.qsettings.value(key))
             self.qsettings = scratch
 
-    def _unusable_keys(self) -> list[str]:
-        """The remembered explanation settings in the file that the app cannot use."""
-        unusable = []
+    def _remembered(self) -> tuple[dict, list[str]]:
+        """The remembered explanation settings the app can use (field -> value), and the
+        keys of those in the file that it cannot use."""
+        values, unusable = {}, []
         for setting in dataclasses.fields(Settings):
             key = f"explain/{setting.name}"
             raw = self.qsettings.value(key, None)
             if raw is None or not setting.metadata["remembered"]:
                 continue
             try:
-                _usable(setting.name, _read(setting, raw))
+                values[setting.name] = _usable(setting.name, _read(setting, raw))
             except (TypeError, ValueError, KeyError, UserError):
                 unusable.append(key)
-        return unusable
+        return values, unusable
 
     # -- explanation ----------------------------------------------------------------------
     def explain(self) -> Settings:
         """The remembered settings (every field of :class:`Settings` marked ``remembered``);
         a value that cannot be read back keeps its default."""
-        values = {}
-        for setting in dataclasses.fields(Settings):
-            raw = self.qsettings.value(f"explain/{setting.name}", None)
-            if raw is None or not setting.metadata["remembered"]:
-                continue
-            try:
-                value = _read(setting, raw)
-                values[setting.name] = _usable(setting.name, value)
-            except (TypeError, ValueError, KeyError, UserError):
-                continue  # a hand-edited or older file: the default stands
+        values, _ = self._remembered()
         return APP_DEFAULTS.replace(**values)
 
     def save_explain(self, settings: Settings) -> None:

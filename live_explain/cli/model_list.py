@@ -36,9 +36,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _yolo_weights(name: str) -> str:
     """Whether the official COCO checkpoint ``name.pt`` is here (needs the [yolo] extra)."""
-    import importlib.util
+    from live_explain.model.names import available_yolo_models
 
-    if importlib.util.find_spec("ultralytics") is None:
+    if not available_yolo_models():
         return "needs pip install 'live-explain[yolo]'"
     from live_explain.model.yolo import checkpoint_here
 

@@ -33,19 +33,19 @@ class LayerView:
 
 
 def capture_layer(model: nn.Module, image_bgr: np.ndarray, layer: str) -> LayerView:
-    """Run ``model`` (a torchvision detector or classifier) on one BGR frame and keep
-    ``layer``'s output."""
+    """Run ``model`` (a detector of any family, or a classifier) on one BGR frame and keep
+    ``layer``'s output. A detector runs through its family adapter (its own input transform:
+    torchvision's resize, YOLO's letterbox), whose geometry gives the layer's cell size."""
+    from live_explain.explain.family import ADAPTERS
     from live_explain.model.detector import frame_to_tensor
 
     device = next(model.parameters()).device
     image = frame_to_tensor(image_bgr, device)
-    if getattr(model, "ultralytics_model", None) is not None:  # YOLO: its own letterbox
-        return _capture_through_adapter(model, image, layer)
-    detector = hasattr(model, "transform")
-    names = {layer: False, "transform": False} if detector else {layer: False}
-    with torch.no_grad(), capture_layers(model, names) as captured:
-        if detector:
-            model([image])
+    adapter = next((a(model) for a in ADAPTERS if a.matches(model)), None)
+    geometry = None
+    with torch.no_grad(), capture_layers(model, {layer: False}) as captured:
+        if adapter is not None:
+            geometry = adapter.detect(image).geometry
         else:
             mean = torch.tensor([0.485, 0.456, 0.406], device=device)[:, None, None]
             std = torch.tensor([0.229, 0.224, 0.225], device=device)[:, None, None]
@@ -55,30 +55,12 @@ def capture_layer(model: nn.Module, image_bgr: np.ndarray, layer: str) -> LayerV
         raise UserError(f"layer '{layer}' does not give feature maps")
     activations = max(tensors, key=lambda t: t.shape[-1] * t.shape[-2])[0]
     height, width = image_bgr.shape[:2]
-    if detector:
-        image_list = captured["transform"].output[0]
-        hr, wr = image_list.image_sizes[0]
-        hp, wp = image_list.tensors.shape[-2:]
+    if geometry is not None:
+        (hp, wp), (hr, wr) = geometry.padded, geometry.resized
         # one cell covers (hp / h) resized pixels = (hp / h) * (height / hr) frame pixels
         cell = (hp / activations.shape[1] * height / hr, wp / activations.shape[2] * width / wr)
     else:
         cell = (height / activations.shape[1], width / activations.shape[2])
-    return LayerView(activations.float(), cell)
-
-
-def _capture_through_adapter(model: nn.Module, image: torch.Tensor, layer: str) -> LayerView:
-    """``layer`` as the detector family's own forward (input transform included) runs it."""
-    from live_explain.explain.family import adapter_for
-
-    adapter = adapter_for(model)
-    with torch.no_grad(), capture_layers(model, {layer: False}) as captured:
-        geometry = adapter.detect(image).geometry
-    tensors = [t for t in tensors_of(captured[layer].output) if t.ndim == 4]
-    if not tensors:
-        raise UserError(f"layer '{layer}' does not give feature maps")
-    activations = max(tensors, key=lambda t: t.shape[-1] * t.shape[-2])[0]
-    (hp, wp), (hr, wr), (height, width) = geometry.padded, geometry.resized, geometry.frame
-    cell = (hp / activations.shape[1] * height / hr, wp / activations.shape[2] * width / wr)
     return LayerView(activations.float(), cell)
 
 

@@ -9,12 +9,8 @@ Detect head reads. Classifiers: the last convolutional stage.
 from __future__ import annotations
 
 from torch import nn
-from torchvision.models.detection import FCOS, FasterRCNN, RetinaNet
-from torchvision.models.detection.ssd import SSD
 
 from live_explain.errors import UserError
-
-DETECTOR_LAYER = "backbone"
 
 CLASSIFIER_LAYERS = {
     "ResNet": "layer4",
@@ -30,11 +26,9 @@ CLASSIFIER_LAYERS = {
 
 def default_layer(model: nn.Module) -> str:
     """The documented default target layer for ``model``."""
-    if isinstance(model, (FasterRCNN, RetinaNet, FCOS, SSD)):
-        return DETECTOR_LAYER
     from live_explain.explain.family import ADAPTERS
 
-    for adapter in ADAPTERS:  # another family (YOLO: its neck)
+    for adapter in ADAPTERS:  # a detector: its family's default (backbone; YOLO's neck)
         if adapter.matches(model):
             return adapter.default_layer
     name = CLASSIFIER_LAYERS.get(type(model).__name__)

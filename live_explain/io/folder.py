@@ -74,20 +74,21 @@ class ImageFolderSource(FrameSource):
                     self._reasons.add(str(exc))
                     self._held.append((path, exc))
                 continue
-            for held, reason in self._held:  # said once a frame shows the folder is usable
-                log.warning("%s: %s; skipped", held, reason)
-            self._held.clear()
+            self._say_held()  # once a frame shows that the folder is usable
             if self.size is None:
                 self.size = (image.shape[1], image.shape[0])
             return image, position * 1000.0 / self.fps
         return None
 
+    def _say_held(self) -> None:
+        for path, reason in self._held:
+            log.warning("%s: %s; skipped", path, reason)
+        self._held.clear()
+
     def _on_end(self) -> None:
         if self.frames_delivered == 0:
             first = f" (first: {self._held[0][0].name}: {self._held[0][1]})" if self._held else ""
             raise SourceError(f"{self.path}: none of the images could be read{first}")
-        for held, reason in self._held:  # skipped after the last frame
-            log.warning("%s: %s; skipped", held, reason)
-        self._held.clear()
+        self._say_held()  # those skipped after the last frame
         if len(self.skipped) > len(self._reasons):
             log.warning("%s: %d images skipped in all", self.path, len(self.skipped))

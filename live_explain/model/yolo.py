@@ -24,7 +24,6 @@ import contextlib
 import io
 import logging
 import os
-import socket
 import warnings
 from pathlib import Path
 
@@ -32,11 +31,12 @@ import torch
 from torch import nn
 
 from live_explain.errors import UserError
+from live_explain.model.loading import _reachable
 
 log = logging.getLogger("live_explain")
 
 IMAGE_SIZE = 640  # the long side of the detector's input, as Ultralytics predicts by default
-ASSETS_HOST = ("github.com", 443)  # where Ultralytics downloads its official weights
+ASSETS_URL = "https://github.com/"  # where Ultralytics downloads its official weights
 INSTALL_HINT = "pip install 'live-explain[yolo]'"
 DETECT_HEADS = ("Detect", "v10Detect")  # not Segment, Pose, OBB (subclasses of Detect)
 
@@ -118,11 +118,10 @@ def weights_dir() -> Path:
     return Path(SETTINGS["weights_dir"])
 
 
-def local_checkpoint(name: str) -> Path | None:
-    """The official checkpoint ``name.pt`` in Ultralytics' weights folder, if it is there
-    (the working folder is not searched: a file there is loaded only when named)."""
-    path = weights_dir() / f"{name}.pt"
-    return path if path.is_file() else None
+def official_checkpoint(name: str) -> Path:
+    """Where the official checkpoint ``name.pt`` lives: Ultralytics' weights folder (the
+    working folder is not searched: a file there is loaded only when named)."""
+    return weights_dir() / f"{name}.pt"
 
 
 def checkpoint_here(name: str) -> bool:
@@ -131,7 +130,7 @@ def checkpoint_here(name: str) -> bool:
         _ultralytics()
     except UserError:
         return False
-    return local_checkpoint(name) is not None
+    return official_checkpoint(name).is_file()
 
 
 def _build(tasks, name: str) -> nn.Module:
@@ -155,23 +154,14 @@ def _prepared(model: nn.Module, name: str, categories: list[str], source: str) -
     return YOLODetector(model, name, categories, source).eval()
 
 
-def _online(timeout_s: float = 3.0) -> bool:
-    try:
-        with socket.create_connection(ASSETS_HOST, timeout_s):
-            return True
-    except OSError:
-        return False
-
-
 def _official(tasks, name: str) -> tuple[nn.Module, str]:
     """The official COCO checkpoint: in Ultralytics' weights folder, or downloaded there by
     Ultralytics; loaded with its safe loader only (the official files need nothing more)."""
-    path = local_checkpoint(name)
-    if path is None:
-        target = weights_dir() / f"{name}.pt"
-        if not _online():
+    path = official_checkpoint(name)
+    if not path.is_file():
+        if not _reachable(ASSETS_URL):
             raise UserError(
-                f"no COCO weights for {name} here ({target}) and the internet is not reachable "
+                f"no COCO weights for {name} here ({path}) and the internet is not reachable "
                 "to download them; use --weights none (random weights), or --weights PATH.pt "
                 f"(a trained Ultralytics checkpoint, such as {name}.pt copied from a machine "
                 "that has it)"
@@ -179,8 +169,8 @@ def _official(tasks, name: str) -> tuple[nn.Module, str]:
         from ultralytics.utils.downloads import attempt_download_asset
 
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            path = Path(attempt_download_asset(str(target)))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path = Path(attempt_download_asset(str(path)))
         except Exception as exc:
             raise UserError(f"could not download the COCO weights of {name} ({exc})") from None
     model, _ = _safe_checkpoint(tasks, path)
@@ -232,24 +222,15 @@ def _checkpoint(tasks, path: Path) -> tuple[nn.Module, list[str] | None]:
 
 
 def _from_file(tasks, name: str, path: Path) -> tuple[nn.Module, list[str] | None]:
-    """A plain state-dict file (tensors only) for ``name``'s architecture, or a trained
-    Ultralytics checkpoint (the file then holds Python objects)."""
-    from live_explain.model.loading import (
-        PickledObjects,
-        _check_state_dict,
-        _read_weights_file,
-    )
+    """A plain state-dict file (tensors only, perhaps with ``categories``) for ``name``'s
+    architecture, or a trained Ultralytics checkpoint (the file then holds Python objects)."""
+    from live_explain.model.loading import PickledObjects, _load_state_dict_file
 
+    model = _build(tasks, name)
     try:
-        payload = _read_weights_file(path)
+        return model, _load_state_dict_file(model, name, path)
     except PickledObjects:
         return _checkpoint(tasks, path)
-    if isinstance(payload, dict) and "state_dict" in payload:
-        payload = payload["state_dict"]
-    model = _build(tasks, name)
-    _check_state_dict(model, name, f"{path}: the file", payload)
-    model.load_state_dict(payload)
-    return model, None
 
 
 def load_yolo(name: str, weights: str) -> YOLODetector:
@@ -264,9 +245,5 @@ def load_yolo(name: str, weights: str) -> YOLODetector:
         model, source = _official(tasks, name)
         return _prepared(model, name, categories, source)
     path = Path(weights)
-    if not path.exists():
-        raise UserError(
-            f"{path}: weights file not found (--weights takes auto, coco, none or a file)"
-        )
     model, names = _from_file(tasks, name, path)
     return _prepared(model, name, names or categories, str(path))

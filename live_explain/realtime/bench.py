@@ -48,7 +48,7 @@ def peak_rss_mb() -> float:
     return peak / (1024 * 1024) if platform.system() == "Darwin" else peak / 1024
 
 
-def _detect_and_explain(model: nn.Module, explainer: DetectionExplainer, image: torch.Tensor):
+def _detect_and_explain(explainer: DetectionExplainer, image: torch.Tensor):
     """The two things the bench times on ``image``: detection alone (the explainer's own
     selection of detections, no maps) and detection with every kept detection's map."""
 
@@ -114,9 +114,7 @@ def run_bench(
             if frame is None:
                 break
             size = frame.size
-            detect, explain = _detect_and_explain(
-                model, explainer, frame_to_tensor(frame.image, device)
-            )
+            detect, explain = _detect_and_explain(explainer, frame_to_tensor(frame.image, device))
             detect_time, explain_time, count = _timed_pair(detect, explain, index % 2, device)
             counts.append(count)
             if index >= WARMUP_FRAMES:

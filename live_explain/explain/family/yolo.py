@@ -51,20 +51,28 @@ MAX_CANDIDATES = 30_000  # boxes NMS looks at, best first (as Ultralytics)
 DEFAULT_CONF = 0.25  # lowered by keep() to the user's --score-thresh
 
 
-def letterbox(image: torch.Tensor, size: int, stride: int) -> tuple[torch.Tensor, Geometry]:
-    """(3, H, W) in [0, 1] resized so that its long side is ``size``, padded at the bottom and
-    right to multiples of ``stride``: the (1, 3, Hp, Wp) input and its geometry."""
-    height, width = image.shape[-2:]
+def letterbox_geometry(frame: tuple[int, int], size: int, stride: int) -> Geometry:
+    """A frame (H, W) resized so that its long side is ``size``, padded at the bottom and
+    right to multiples of ``stride``."""
+    height, width = frame
     scale = size / max(height, width)
     resized = (max(1, round(height * scale)), max(1, round(width * scale)))
     padded = tuple(math.ceil(side / stride) * stride for side in resized)
+    return Geometry(padded, resized, (height, width))
+
+
+def letterbox(image: torch.Tensor, size: int, stride: int) -> tuple[torch.Tensor, Geometry]:
+    """(3, H, W) in [0, 1] letterboxed (:func:`letterbox_geometry`, grey padding): the
+    (1, 3, Hp, Wp) input and its geometry."""
+    geometry = letterbox_geometry(tuple(image.shape[-2:]), size, stride)
+    (height, width), resized, padded = geometry.frame, geometry.resized, geometry.padded
     x = image[None]
     if resized != (height, width):
         x = F.interpolate(x, size=resized, mode="bilinear", align_corners=False)
     pad = (0, padded[1] - resized[1], 0, padded[0] - resized[0])
     if any(pad):
         x = F.pad(x, pad, value=PAD_VALUE)
-    return x, Geometry(padded, resized, (height, width))
+    return x, geometry
 
 
 _locks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -113,14 +121,16 @@ class YOLOAdapter(FamilyAdapter):
         """Whether a (2r + 1)^2 window fits the coarsest level of this frame's input."""
         if self.radius is None:
             return False
-        height, width = image.shape[-2:]
-        scale = self.model.image_size / max(height, width)
-        short = max(1, round(min(height, width) * scale))
-        coarsest = math.ceil(short / self.model.stride)
+        geometry = letterbox_geometry(tuple(image.shape[-2:]), *self._input_size)
+        coarsest = min(geometry.padded) // self.model.stride
         return coarsest >= 2 * self.radius + 1
 
+    @property
+    def _input_size(self) -> tuple[int, int]:
+        return self.model.image_size, self.model.stride
+
     def detect(self, image: torch.Tensor) -> Detected:
-        x, geometry = letterbox(image, self.model.image_size, self.model.stride)
+        x, geometry = letterbox(image, *self._input_size)
         with forward_lock(self.model):  # the head caches anchors for the last input shape
             y, raw = self.model(x)
         if self.model.end2end:
