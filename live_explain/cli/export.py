@@ -5,23 +5,23 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from live_explain.cli.monitor_options import (
     add_monitor_options,
-    check_monitor_outputs,
-    make_monitor_sink,
+    faithfulness_methods,
 )
 from live_explain.cli.options import (
     add_settings_options,
     add_source_options,
     add_workers_option,
     argument_type,
-    inference_workers,
     non_negative_float,
-    open_input,
     settings_from,
 )
-from live_explain.config import build_detector
+
+if TYPE_CHECKING:
+    from live_explain.sinks.export_job import ExportJob
 
 
 def add_parser(sub) -> None:
@@ -40,42 +40,45 @@ def add_parser(sub) -> None:
     export.set_defaults(run=run)
 
 
+def job_from(args: argparse.Namespace, settings=None) -> ExportJob:
+    """The export that ``export``'s options describe (``batch`` shares them)."""
+    from live_explain.monitor.events import Thresholds
+    from live_explain.sinks.export_job import ExportJob
+
+    return ExportJob(
+        input=args.input,
+        output=args.output,
+        settings=settings or settings_from(args),
+        log=args.log,
+        report=args.report,
+        thresholds=Thresholds(
+            attention_in_box=args.attention_thresh,
+            flicker=args.flicker_thresh,
+            dropout_gap=args.dropout_gap,
+            low_score=args.low_score,
+            low_score_frames=args.low_score_frames,
+        ),
+        max_frames=args.max_frames,
+        start_s=getattr(args, "start", None),
+        end_s=getattr(args, "end", None),
+        folder_fps=args.fps,
+        workers=args.workers,
+        faithfulness=args.faithfulness,
+        faithfulness_methods=faithfulness_methods(args) if args.faithfulness else (),
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     """Check everything, claim the output, then run the one export loop with a progress bar;
     Ctrl-C keeps the partial video (exit 130)."""
     from tqdm import tqdm
     from tqdm.contrib.logging import logging_redirect_tqdm
 
-    from live_explain.realtime.pipeline import Pipeline
-    from live_explain.sinks.export import expected_frames, export_video
-    from live_explain.sinks.video import H264Writer, check_output_path
-
-    settings = settings_from(args)
-    check_output_path(args.output, (args.input,))
-    check_monitor_outputs(args)
-    source = open_input(args)
-    writer = None
-    try:
-        source.start()  # open errors (unreadable file, no camera) come before the model loads
-        # Claims the output now: a second export to the same file is refused before any work.
-        writer = H264Writer(args.output, source.fps, inputs=(args.input,))
-        detector = build_detector(settings)
-        monitor = make_monitor_sink(args, source, detector)  # None without --log/--report
-        pipeline = Pipeline(
-            source,
-            detector,
-            max_frames=args.max_frames,
-            style=settings.style(),
-            policy=settings.policy(),
-            workers=inference_workers(args, detector.device),
-        )
-    except BaseException:
-        if writer is not None:
-            writer.abort()  # nothing written yet: removes the partial file it made
-        source.close()
-        raise
+    job = job_from(args)
+    job.check()
+    prepared = job.prepare()
     bar = tqdm(
-        total=expected_frames(source, args.max_frames),
+        total=prepared.total,
         unit="frame",
         desc="export",
         disable=not sys.stderr.isatty(),
@@ -89,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         bar.set_postfix(detections=len(result.detections), refreshed=fresh)
 
     with logging_redirect_tqdm(), bar:
-        result = export_video(pipeline, writer, monitor, progress, name=str(args.input))
+        result = prepared.run(progress)
     if result.stopped:
         print(f"live-explain: {result.summary()}", file=sys.stderr)
         return 130

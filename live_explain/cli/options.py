@@ -13,7 +13,6 @@ from live_explain.errors import UserError
 
 MAX_FPS = 1000.0  # as for a video's own frame rate (sources trust 1 to 1000)
 MIN_FPS = 0.01  # one image every 100 s; slower rates round to 0 in a video's time base
-DEFAULT_SYNTHETIC_FRAMES = 300  # a synthetic scene never ends; export 12 s of it by default
 # The settings' stages as the --help groups them.
 GROUPS = {
     "model": "model and explanation",
@@ -130,9 +129,8 @@ def workers_option(text: str) -> int | None:
 
 
 def inference_workers(args: argparse.Namespace, device) -> int:
-    """``auto``: two workers on a CPU with at least two cores (their forward passes overlap,
-    each on its share of the cores), one on a GPU (its streams already overlap the work)."""
-    import torch
+    """``--workers``, or :func:`~live_explain.sinks.export_job.auto_workers` for ``auto``."""
+    from live_explain.sinks.export_job import auto_workers
 
     if args.workers is not None:
         if args.workers > 1 and device.type != "cpu":
@@ -141,29 +139,22 @@ def inference_workers(args: argparse.Namespace, device) -> int:
                 "on a GPU one worker overlaps its work with CUDA streams"
             )
         return args.workers
-    return 2 if device.type == "cpu" and torch.get_num_threads() >= 2 else 1
+    return auto_workers(device)
 
 
 def open_input(args: argparse.Namespace, *, realtime: bool = False):
     """The source that ``args`` name (``input`` or ``source``), with ``--start``/``--end``
     and ``--fps``; a synthetic scene without ``--max-frames`` gets a default length."""
-    from live_explain.io.capture import VideoFileSource
-    from live_explain.io.recognise import open_source
-    from live_explain.io.synthetic_source import SyntheticSource
+    from live_explain.sinks.export_job import default_max_frames
+    from live_explain.sinks.export_job import open_input as open_named
 
-    start = getattr(args, "start", None)
-    end = getattr(args, "end", None)
-    if start is not None and end is not None and end <= start:
-        raise UserError(f"--end {end} must be after --start {start}")
-    source = open_source(
+    source = open_named(
         args.input if hasattr(args, "input") else args.source,
-        start_s=start,
-        end_s=end,
+        start_s=getattr(args, "start", None),
+        end_s=getattr(args, "end", None),
         folder_fps=args.fps,
         realtime=realtime,
     )
-    if (start is not None or end is not None) and not isinstance(source, VideoFileSource):
-        raise UserError("--start and --end apply to video files only")
-    if isinstance(source, SyntheticSource) and args.max_frames is None and not realtime:
-        args.max_frames = DEFAULT_SYNTHETIC_FRAMES
+    if not realtime:
+        args.max_frames = default_max_frames(source, args.max_frames)
     return source

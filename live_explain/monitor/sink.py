@@ -237,6 +237,14 @@ class DriveMonitorSink:
             self._clean_scratch()
         return lines
 
+    @property
+    def partial_files(self) -> list[Path]:
+        """The partial files this sink writes (its log's, its report's)."""
+        files = [Path(self.writer.write_path)]
+        if self._report is not None:
+            files.append(Path(self._report.partial))
+        return files
+
     def abort(self) -> Path | None:
         """Stop early: keep a partial log that holds frames (not a scratch one)."""
         kept = self.writer.abort()
