@@ -15,14 +15,14 @@ import sys
 from collections.abc import Sequence
 
 from live_explain import __version__
-from live_explain.cli import bench, explain, export, model_list, record, report, watch
-from live_explain.errors import UserError
+from live_explain.cli import batch, bench, explain, export, model_list, record, report, watch
+from live_explain.errors import UserError, one_line, unexpected_error
 
 log = logging.getLogger("live_explain")
 
 DEBUG_ENV = "LIVE_EXPLAIN_DEBUG"  # set to 1: unexpected errors show their traceback
 # One module per command, in the order --help lists them; each adds its parser and its run.
-COMMANDS = (watch, export, explain, record, bench, model_list, report)
+COMMANDS = (watch, export, explain, record, bench, model_list, report, batch)
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -119,30 +119,6 @@ class _Interrupts:
             signal.signal(signum, previous)
 
 
-def _one_line(text: str, limit: int = 300) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _system_error(exc: OSError) -> str:
-    """A failure of the system (a full disk, a permission, a lost drive) in one line."""
-    reason = exc.strerror or str(exc) or type(exc).__name__
-    where = exc.filename if exc.filename is not None else None
-    return _one_line(f"{where}: {reason}" if where else reason)
-
-
-def _unexpected(exc: BaseException) -> str:
-    """The one line for what escaped a command: memory, the system, or a bug."""
-    if isinstance(exc, MemoryError):
-        return "out of memory; try a smaller --topk, a smaller input or --device cpu"
-    if isinstance(exc, OSError):
-        return _system_error(exc)
-    return (
-        f"internal error ({type(exc).__name__}: {_one_line(exc, 200)}); please report it; "
-        "run with --debug for the traceback"
-    )
-
-
 def _check_working_directory() -> None:
     """A deleted working folder: one line here, not a fatal error from a library's loader."""
     try:
@@ -179,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.propagate = False
         return args.run(args)
     except UserError as exc:
-        print(f"live-explain: error: {_one_line(exc)}", file=sys.stderr)
+        print(f"live-explain: error: {one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("live-explain: interrupted", file=sys.stderr)
@@ -191,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # MemoryError and OSError included
         if debug:
             raise
-        print(f"live-explain: error: {_unexpected(exc)}", file=sys.stderr)
+        print(f"live-explain: error: {unexpected_error(exc)}", file=sys.stderr)
         return 2
     finally:
         log.removeHandler(handler)

@@ -218,13 +218,18 @@ def _meanings() -> str:
 
 
 def render_report(
-    drives: Sequence[DriveLog], thumbnails: dict[int, list[Thumbnail]] | None = None
+    drives: Sequence[DriveLog],
+    thumbnails: dict[int, list[Thumbnail]] | None = None,
+    *,
+    title: str | None = None,
+    sections: Sequence[str] = (),
 ) -> str:
-    """The report's HTML for ``drives``; ``thumbnails`` per drive index (may be empty)."""
+    """The report's HTML for ``drives``; ``thumbnails`` per drive index (may be empty);
+    ``sections``: more HTML, after the headline numbers (a batch's table of drives)."""
     thumbnails = thumbnails or {}
-    if len(drives) == 1:
+    if title is None and len(drives) == 1:
         title = f"Drive report: {drives[0].name}"
-    else:
+    elif title is None:
         title = f"Report over {len(drives)} drives"
     made = datetime.now().astimezone().isoformat(timespec="seconds")
     if len(drives) == 1:
@@ -246,6 +251,7 @@ def render_report(
             f'<p class="sub">{escape(summary)}live-explain {escape(__version__)} · '
             f"made {escape(made)}</p>",
             _cards(drives),
+            *sections,
             *timelines,
             _class_table(drives),
             _thumbnails(drives, thumbnails),
@@ -267,9 +273,11 @@ def write_report(
     path: str | os.PathLike,
     drives: Sequence[DriveLog],
     thumbnails: dict[int, list[Thumbnail]] | None = None,
+    **page,
 ) -> Path:
-    """Write the report to ``path`` atomically (a partial file of its own, then renamed)."""
-    return write_text_atomic(path, render_report(drives, thumbnails))
+    """Write the report to ``path`` atomically (a partial file of its own, then renamed);
+    ``page``: :func:`render_report`'s ``title`` and ``sections``."""
+    return write_text_atomic(path, render_report(drives, thumbnails, **page))
 
 
 def thumbnails_from_video(drive: DriveLog) -> list[Thumbnail]:

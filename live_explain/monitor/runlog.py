@@ -121,10 +121,11 @@ class DriveLog:
     frames: list[FrameRecord]
     faithfulness: list[FaithfulnessRecord]
     complete: bool = True  # False for a partial log whose last line was cut off
+    label: str | None = None  # what reports call the drive (default: the log's file name)
 
     @property
     def name(self) -> str:
-        return self.path.name
+        return self.label or self.path.name
 
     @property
     def video_path(self) -> Path | None:

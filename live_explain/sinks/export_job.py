@@ -96,6 +96,10 @@ class ExportJob:
         check_distinct((self.output, self.log, self.report))
         if self.faithfulness and not (self.log or self.report):
             raise UserError("--faithfulness N needs --log or --report to put its results in")
+        self.check_faithfulness()
+
+    def check_faithfulness(self) -> None:
+        """Raise :class:`UserError` for a faithfulness method that is not there."""
         if self.faithfulness:
             from live_explain.explain.methods import map_method_names
 

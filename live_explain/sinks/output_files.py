@@ -133,7 +133,7 @@ def check_distinct(outputs: Iterable[str | os.PathLike | None]) -> None:
         seen.append(path)
 
 
-def _locked_by_another(path: Path) -> bool:
+def locked_by_another(path: Path) -> bool:
     """Whether a live process holds the write lock of the partial file ``path``."""
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -195,7 +195,7 @@ class OutputFile:
         pattern = f"{glob.escape(str(folder / stem))}{PARTIAL_MARK}*{glob.escape(suffix)}"
         for other in glob.glob(pattern):
             other = Path(other)
-            if other.name != self.partial.name and _locked_by_another(other):
+            if other.name != self.partial.name and locked_by_another(other):
                 self.discard()
                 raise OutputConflict(
                     f"{self.path}: another live-explain run is writing this file now "

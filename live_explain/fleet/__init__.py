@@ -1,0 +1,1 @@
+"""Batches of drives: ``live-explain batch`` on Ray (or inline); see :mod:`.batch`."""

@@ -1,0 +1,135 @@
+"""One drive of a batch, as a worker runs it: the same :class:`ExportJob` as ``export``
+(video, log and report under ``OUTDIR/<drive>/``), reporting to the batch's progress board and
+stopping when the batch asks. It returns its outcome; it raises nothing a user caused, so one
+drive's failure is that drive's alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from live_explain.errors import UserError, one_line, unexpected_error
+from live_explain.fleet.drives import Drive
+from live_explain.sinks.export_job import ExportJob
+
+VIDEO_NAME, LOG_NAME, REPORT_NAME = "video.mp4", "log.jsonl", "report.html"
+REPORT_EVERY_S = 0.25  # how often a drive tells the board its frames (and hears of a stop)
+
+
+@dataclass(frozen=True)
+class DriveTask:
+    """``drive``'s export into ``folder`` (``OUTDIR/<drive>``) for the run ``run_id`` whose
+    record is ``record``; ``threads``: torch threads (``None``: as the process has them)."""
+
+    drive: Drive
+    folder: Path
+    run_id: str
+    record: Path
+    job: ExportJob
+    threads: int | None = None
+
+
+def outputs(folder: Path) -> dict[str, Path]:
+    return {
+        "video": folder / VIDEO_NAME,
+        "log": folder / LOG_NAME,
+        "report": folder / REPORT_NAME,
+    }
+
+
+class _Board:
+    """Calls to the batch's board, which is a Ray actor or a plain object."""
+
+    def __init__(self, board) -> None:
+        self.board = board
+        self.remote = hasattr(board, "_actor_id")
+
+    def __call__(self, method: str, *args) -> Any:
+        if not self.remote:
+            return getattr(self.board, method)(*args)
+        import ray
+
+        return ray.get(getattr(self.board, method).remote(*args))
+
+
+def _check_reachable(task: DriveTask, host: str) -> None:
+    """The batch's OUTDIR, as this node sees it, is the one the batch writes (its record
+    names this run), and the input is here: else one line that says why."""
+    try:
+        here = task.run_id in task.record.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        here = False
+    if not here:
+        raise UserError(
+            f"{task.record.parent}: not the batch's output folder on node {host}; OUTDIR "
+            "must be on a path every node can reach (a shared file system)"
+        )
+    source = task.drive.source
+    if "://" not in source and source != "synthetic" and not os.path.exists(source):
+        raise UserError(
+            f"{source}: no such file on node {host}; inputs must be on a path every node can reach"
+        )
+
+
+def run_drive(task: DriveTask, board) -> dict[str, Any]:
+    """Export one drive; returns its outcome: ``state`` (``done``, ``failed``, ``stopped``),
+    ``frames``, ``elapsed_s``, ``fps``, ``error``, ``kept`` (partial files), ``attempt``."""
+    started = time.perf_counter()
+    host = socket.gethostname()
+    call = _Board(board)
+    attempt = call("begin", task.drive.name, os.getpid(), host)
+    outcome: dict[str, Any] = {"attempt": attempt, "host": host, "frames": 0}
+    if task.threads is not None:
+        import torch
+
+        torch.set_num_threads(task.threads)
+    made_folder = False
+    try:
+        _check_reachable(task, host)
+        made_folder = not task.folder.exists()
+        task.folder.mkdir(exist_ok=True)
+        prepared = task.job.prepare()
+    except (UserError, Exception) as exc:  # a bug, memory, the system: this drive alone
+        if made_folder:  # this attempt made it and nothing is in it: no empty folder stays
+            with contextlib.suppress(OSError):
+                task.folder.rmdir()
+        error = one_line(exc) if isinstance(exc, UserError) else unexpected_error(exc)
+        return {**outcome, "state": "failed", "error": error}
+    partials = [str(p) for p in prepared.partial_files]
+    stop = call("started", task.drive.name, attempt, prepared.total, partials)
+    if stop:
+        prepared.abandon()
+        return {**outcome, "state": "stopped", "kept": []}
+    last = [0.0, False]  # when the board last heard, and whether it asked to stop
+
+    def progress(frames: int, _result) -> None:
+        now = time.perf_counter()
+        if now - last[0] >= REPORT_EVERY_S:
+            last[0] = now
+            last[1] = bool(call("update", task.drive.name, attempt, frames))
+
+    try:
+        result = prepared.run(progress, should_stop=lambda: last[1])
+    except UserError as exc:
+        return {**outcome, "state": "failed", "error": one_line(exc)}
+    except Exception as exc:
+        return {**outcome, "state": "failed", "error": unexpected_error(exc)}
+    call("update", task.drive.name, attempt, result.frames)
+    elapsed = time.perf_counter() - started
+    outcome.update(
+        frames=result.frames,
+        elapsed_s=round(elapsed, 3),
+        export_s=round(result.elapsed_s, 3),
+        fps=round(result.frames / max(result.elapsed_s, 1e-9), 2),
+        ended_early=result.ended_early,
+    )
+    if result.stopped:
+        kept = [str(p) for p in (result.kept, result.kept_log) if p is not None]
+        return {**outcome, "state": "stopped", "kept": kept, "summary": result.summary()}
+    return {**outcome, "state": "done", "summary": result.summary()}

@@ -1,0 +1,213 @@
+"""The Ray engine of ``batch``: one Ray task per drive (frame order within a drive is kept,
+which tracking and map reuse need), scheduled by Ray over the local instance or a cluster.
+
+Without an address, a local Ray instance starts with the batch and stops with it. With one
+(``--address`` or ``RAY_ADDRESS``), the batch joins that cluster and leaves it running. A
+worker process that dies (``kill -9``, out of memory) is retried by Ray (``max_retries``); an
+error in the drive itself is not retried, it is that drive's outcome.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from live_explain.errors import UserError, one_line
+from live_explain.fleet.job import DriveTask, run_drive
+from live_explain.fleet.progress import ProgressBoard
+
+LOCAL_OBJECT_STORE_BYTES = 256 * 1024 * 1024  # outcomes are small; no need for Ray's 30 % of RAM
+STOP_WAIT_S = 30.0  # after Ctrl-C, how long running drives get to close their partial files
+POLL_S = 0.3
+
+Outcome = Callable[[DriveTask, dict[str, Any]], None]
+Progress = Callable[[dict[str, dict[str, Any]]], None]
+
+
+def import_ray():
+    try:
+        import ray
+    except ImportError:
+        raise UserError(
+            "batch runs on Ray, which is not installed: pip install 'live-explain[fleet]', "
+            "or run the drives one after another with --engine inline"
+        ) from None
+    return ray
+
+
+def _check_address(address: str) -> None:
+    """A ``host:port`` address that nothing answers at: one line now, not Ray's retries."""
+    if address in ("auto", "local") or address.startswith("ray://"):
+        return
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise UserError(f"--address {address}: expected HOST:PORT (the head's GCS port, 6379)")
+    try:
+        with socket.create_connection((host, int(port)), timeout=5):
+            pass
+    except OSError as exc:
+        raise UserError(
+            f"--address {address}: no Ray cluster answers there ({exc.strerror or exc}); "
+            "start one with 'ray start --head', or leave --address out for a local instance"
+        ) from None
+
+
+def _token_mode() -> None:
+    """Clusters that ``ray start --head`` makes (Ray 2.5x and later) ask for the token it
+    writes to ``~/.ray/auth_token``; a client sends it only in token mode. Where a token is
+    here and no mode is set, send it (a cluster without authentication ignores it)."""
+    if "RAY_AUTH_MODE" in os.environ:
+        return
+    token_file = os.environ.get("RAY_AUTH_TOKEN_PATH") or os.path.expanduser("~/.ray/auth_token")
+    if os.environ.get("RAY_AUTH_TOKEN") or os.path.isfile(token_file):
+        os.environ["RAY_AUTH_MODE"] = "token"
+
+
+class RayCluster:
+    """Joined (or started) for the time of a ``with`` block; ``started_local``: this batch
+    started the instance (and stops it); ``startup_s``: how long joining took."""
+
+    def __init__(self, address: str | None) -> None:
+        self.address = address or os.environ.get("RAY_ADDRESS") or None
+        self.started_local = self.address is None
+        self.startup_s = 0.0
+
+    def __enter__(self) -> RayCluster:
+        if self.address is not None:
+            _check_address(self.address)
+            _token_mode()  # before Ray is imported: it reads its settings then
+        ray = import_ray()
+        started = time.perf_counter()
+        options: dict[str, Any] = dict(
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level=logging.ERROR,
+        )
+        if self.started_local:  # a new instance, even where a cluster runs on this machine
+            options["object_store_memory"] = LOCAL_OBJECT_STORE_BYTES
+        try:
+            ray.init(address=self.address or "local", **options)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            if self.started_local:
+                raise UserError(
+                    f"Ray could not start a local instance: {one_line(exc, 200)}"
+                ) from None
+            raise UserError(
+                f"Ray could not join the cluster at {self.address}: {one_line(exc, 160)} (a "
+                "cluster with token authentication needs its token: RAY_AUTH_TOKEN, or "
+                "~/.ray/auth_token copied from the head)"
+            ) from None
+        self.startup_s = time.perf_counter() - started
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import ray
+
+        with contextlib.suppress(Exception):
+            ray.shutdown()
+
+    @staticmethod
+    def check_resources(cpus: float, gpus: float) -> None:
+        """A drive's resources fit on some node of the cluster: else Ray would wait forever."""
+        import ray
+
+        nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+        most_cpus = max((n.get("CPU", 0.0) for n in nodes), default=0.0)
+        most_gpus = max((n.get("GPU", 0.0) for n in nodes), default=0.0)
+        if cpus > most_cpus:
+            raise UserError(
+                f"--cpus-per-drive {cpus:g}: no node of the cluster has that many CPUs "
+                f"(the most is {most_cpus:g})"
+            )
+        if gpus > most_gpus:
+            raise UserError(
+                f"--gpus-per-drive {gpus:g}: no node of the cluster has "
+                + ("a GPU" if most_gpus == 0 else f"that many GPUs (the most is {most_gpus:g})")
+            )
+
+
+def _failure(exc: BaseException, entry: dict[str, Any] | None) -> dict[str, Any]:
+    """The outcome of a drive whose task Ray could not finish."""
+    import ray
+
+    attempts = (entry or {}).get("attempt", 0)
+    kept = [f for p in (entry or {}).get("partials", []) for f in p["files"] if os.path.exists(f)]
+    if isinstance(exc, ray.exceptions.TaskCancelledError):
+        return {"state": "stopped", "attempt": attempts, "frames": 0, "kept": kept}
+    if isinstance(exc, ray.exceptions.WorkerCrashedError | ray.exceptions.NodeDiedError):
+        error = f"its worker process died {attempts} time(s) (killed, or out of memory)"
+    elif isinstance(exc, ray.exceptions.RayTaskError):
+        error = f"internal error in its task ({one_line(exc.cause, 200)})"
+    else:
+        error = f"Ray could not run it ({type(exc).__name__}: {one_line(exc, 200)})"
+    if kept:
+        error += f"; partial files kept: {', '.join(kept)}"
+    return {"state": "failed", "attempt": attempts, "frames": 0, "error": error, "kept": kept}
+
+
+def run_on_ray(
+    tasks: Sequence[DriveTask],
+    *,
+    cpus: float,
+    gpus: float,
+    retries: int,
+    on_outcome: Outcome,
+    on_progress: Progress,
+) -> dict[str, dict[str, Any]]:
+    """Run every task on the joined cluster, calling ``on_outcome`` as each drive ends and
+    ``on_progress`` with the board a few times a second; returns the board's last snapshot.
+    Ctrl-C asks every drive to stop, waits for them to close their files, then raises
+    KeyboardInterrupt (the outcomes of the stopped drives given first)."""
+    import ray
+
+    board = ray.remote(num_cpus=0)(ProgressBoard).remote()
+    remote = ray.remote(run_drive).options(
+        num_cpus=cpus, num_gpus=gpus, max_retries=retries, retry_exceptions=False
+    )
+    refs = {remote.remote(task, board): task for task in tasks}
+    pending = list(refs)
+    snapshot: dict[str, dict[str, Any]] = {}
+
+    def finish(done) -> None:
+        for ref in done:
+            task = refs[ref]
+            try:
+                outcome = ray.get(ref)
+            except Exception as exc:  # the task's worker died beyond its retries, ...
+                outcome = _failure(exc, snapshot.get(task.drive.name))
+            entry = snapshot.get(task.drive.name, {})
+            outcome["earlier_partials"] = [
+                f
+                for p in entry.get("partials", [])
+                if p["attempt"] != outcome.get("attempt")
+                for f in p["files"]
+            ]
+            on_outcome(task, outcome)
+
+    try:
+        while pending:
+            done, pending = ray.wait(pending, num_returns=len(pending), timeout=POLL_S)
+            snapshot = ray.get(board.snapshot.remote())
+            finish(done)
+            on_progress(snapshot)
+    except KeyboardInterrupt:
+        board.request_stop.remote()
+        deadline = time.monotonic() + STOP_WAIT_S
+        with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C: stop waiting
+            while pending and time.monotonic() < deadline:
+                done, pending = ray.wait(pending, num_returns=len(pending), timeout=POLL_S)
+                finish(done)
+        with contextlib.suppress(Exception):
+            snapshot = ray.get(board.snapshot.remote(), timeout=5)
+        for ref in pending:
+            with contextlib.suppress(Exception):
+                ray.cancel(ref, force=True)
+            entry = snapshot.get(refs[ref].drive.name)
+            on_outcome(refs[ref], _failure(ray.exceptions.TaskCancelledError(), entry))
+        raise
+    return ray.get(board.snapshot.remote())
