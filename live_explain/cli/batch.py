@@ -119,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
         if shown.total is not None and bar.total != shown.total:
             bar.total = shown.total
         bar.n = shown.frames
+        bar.set_description(f"batch ({shown.note})" if shown.note else "batch", refresh=False)
         bar.set_postfix(
             done=shown.done, failed=shown.failed, running=shown.running, skipped=shown.skipped
         )

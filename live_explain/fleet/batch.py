@@ -64,6 +64,7 @@ class Progress:
     failed: int = 0
     skipped: int = 0
     running: int = 0
+    note: str = ""  # what happens before the first frame ("starting Ray", ...)
 
 
 @dataclass
@@ -99,7 +100,8 @@ class BatchResult:
         start = f"; Ray ready in {self.startup_s:.1f} s" if self.startup_s is not None else ""
         what = "batch interrupted" if self.interrupted else "batch"
         text = (
-            f"{what}: {len(self.rows)} drives ({counts}); {self.frames} frames in "
+            f"{what}: {len(self.rows)} drive{'s' * (len(self.rows) != 1)} ({counts}); "
+            f"{self.frames} frames in "
             f"{self.elapsed_s:.1f} s ({rate:.1f} frames/s{start})"
         )
         if self.report is not None:
@@ -210,15 +212,18 @@ class _BatchRun:
         self._start_record(len(drives))
         tasks = self._plan(drives, previous)
         self.submitted = time.perf_counter()
-        self.on_progress({})
+        self.on_progress({}, polled=False)
         try:
             if self.options.engine == "inline":
                 _run_inline(tasks, self.on_outcome, self.on_progress)
             elif tasks:
+                self.shown.note = "starting Ray"
+                self.on_progress({}, polled=False)
                 self.result.startup_s = _run_ray(
                     tasks, self.options, self.on_outcome, self.on_progress
                 )
-            self.on_progress({})
+            self.shown.note = ""
+            self.on_progress({}, polled=False)
         except KeyboardInterrupt:
             self.result.interrupted = True
         finished = {d.name for d, _ in self.result.rows}
@@ -273,6 +278,9 @@ class _BatchRun:
             )
             tasks.append(DriveTask(drive, folder, self.run_id, self.record.path, job, threads))
             self.totals[drive.name] = _probe_frames(drive, options.job.max_frames)
+        # Longest first: the last drives to start are short ones, so that the cores stay busy
+        # until the end (the record and the report keep the order given).
+        tasks.sort(key=lambda t: -(self.totals[t.drive.name] or 0))
         return tasks
 
     def _append(self, drive: Drive, outcome: dict[str, Any]) -> None:
@@ -283,6 +291,8 @@ class _BatchRun:
         self.result.rows.append((drive, outcome))
 
     def on_outcome(self, task: DriveTask, outcome: dict[str, Any]) -> None:
+        outcome.pop("token", None)
+        outcome.setdefault("attempt", 1)
         if outcome["state"] == "done":
             _remove_earlier_partials(outcome)
         outcome.pop("earlier_partials", None)
@@ -293,7 +303,8 @@ class _BatchRun:
         if outcome["state"] in ("done", "failed"):
             setattr(self.shown, outcome["state"], getattr(self.shown, outcome["state"]) + 1)
 
-    def on_progress(self, board: dict[str, dict[str, Any]]) -> None:
+    def on_progress(self, board: dict[str, dict[str, Any]], polled: bool = True) -> None:
+        """``board``: the engine's progress board (``polled``: the engine runs drives)."""
         running = {n: e for n, e in board.items() if n in self.totals}
         for name, entry in running.items():
             if entry.get("total") is not None:
@@ -303,6 +314,9 @@ class _BatchRun:
         known = list(self.totals.values())
         shown.total = None if None in known else self.finished_frames + sum(known)
         shown.running = len(running)
+        if polled:  # Ray is up; the drives' workers open their inputs and load the model
+            started = any(e.get("total") is not None for e in board.values())
+            shown.note = "" if started else "loading models"
         if self.progress is not None:
             self.progress(shown)
 

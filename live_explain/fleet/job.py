@@ -10,6 +10,7 @@ import contextlib
 import os
 import socket
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,18 +45,18 @@ def outputs(folder: Path) -> dict[str, Path]:
 
 
 class _Board:
-    """Calls to the batch's board, which is a Ray actor or a plain object."""
+    """Reports to the batch's board, a Ray actor or a plain object; never waiting for an
+    answer (see :mod:`live_explain.fleet.progress`)."""
 
     def __init__(self, board) -> None:
         self.board = board
         self.remote = hasattr(board, "_actor_id")
 
-    def __call__(self, method: str, *args) -> Any:
-        if not self.remote:
-            return getattr(self.board, method)(*args)
-        import ray
-
-        return ray.get(getattr(self.board, method).remote(*args))
+    def __call__(self, method: str, *args) -> None:
+        if self.remote:
+            getattr(self.board, method).remote(*args)
+        else:
+            getattr(self.board, method)(*args)
 
 
 def _check_reachable(task: DriveTask, host: str) -> None:
@@ -79,12 +80,15 @@ def _check_reachable(task: DriveTask, host: str) -> None:
 
 def run_drive(task: DriveTask, board) -> dict[str, Any]:
     """Export one drive; returns its outcome: ``state`` (``done``, ``failed``, ``stopped``),
-    ``frames``, ``elapsed_s``, ``fps``, ``error``, ``kept`` (partial files), ``attempt``."""
+    ``frames``, ``elapsed_s``, ``fps``, ``error``, ``kept`` (partial files), ``token`` (this
+    attempt's, on the board). Ctrl-C (the inline engine) or Ray's cancel (a KeyboardInterrupt
+    here) stops it after the frame in flight, its partial files kept."""
     started = time.perf_counter()
     host = socket.gethostname()
     call = _Board(board)
-    attempt = call("begin", task.drive.name, os.getpid(), host)
-    outcome: dict[str, Any] = {"attempt": attempt, "host": host, "frames": 0}
+    token = uuid.uuid4().hex
+    call("begin", task.drive.name, token, os.getpid(), host)
+    outcome: dict[str, Any] = {"token": token, "host": host, "frames": 0}
     if task.threads is not None:
         import torch
 
@@ -102,25 +106,22 @@ def run_drive(task: DriveTask, board) -> dict[str, Any]:
         error = one_line(exc) if isinstance(exc, UserError) else unexpected_error(exc)
         return {**outcome, "state": "failed", "error": error}
     partials = [str(p) for p in prepared.partial_files]
-    stop = call("started", task.drive.name, attempt, prepared.total, partials)
-    if stop:
-        prepared.abandon()
-        return {**outcome, "state": "stopped", "kept": []}
-    last = [0.0, False]  # when the board last heard, and whether it asked to stop
+    call("started", task.drive.name, token, prepared.total, partials)
+    last = [0.0]  # when the board last heard
 
     def progress(frames: int, _result) -> None:
         now = time.perf_counter()
         if now - last[0] >= REPORT_EVERY_S:
             last[0] = now
-            last[1] = bool(call("update", task.drive.name, attempt, frames))
+            call("update", task.drive.name, token, frames)
 
     try:
-        result = prepared.run(progress, should_stop=lambda: last[1])
+        result = prepared.run(progress)
     except UserError as exc:
         return {**outcome, "state": "failed", "error": one_line(exc)}
     except Exception as exc:
         return {**outcome, "state": "failed", "error": unexpected_error(exc)}
-    call("update", task.drive.name, attempt, result.frames)
+    call("update", task.drive.name, token, result.frames)
     elapsed = time.perf_counter() - started
     outcome.update(
         frames=result.frames,

@@ -15,15 +15,17 @@ import os
 import socket
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from live_explain.errors import UserError, one_line
 from live_explain.fleet.job import DriveTask, run_drive
-from live_explain.fleet.progress import ProgressBoard
+from live_explain.fleet.progress import ProgressBoard, attempt_of, partials_of
+from live_explain.sinks.output_files import locked_by_another
 
 LOCAL_OBJECT_STORE_BYTES = 256 * 1024 * 1024  # outcomes are small; no need for Ray's 30 % of RAM
 STOP_WAIT_S = 30.0  # after Ctrl-C, how long running drives get to close their partial files
-POLL_S = 0.3
+POLL_S = 0.5
 
 Outcome = Callable[[DriveTask, dict[str, Any]], None]
 Progress = Callable[[dict[str, dict[str, Any]]], None]
@@ -90,6 +92,9 @@ class RayCluster:
         )
         if self.started_local:  # a new instance, even where a cluster runs on this machine
             options["object_store_memory"] = LOCAL_OBJECT_STORE_BYTES
+            # Ray runs its workers at nice 15; the drives are this command's work, and run at
+            # the priority that `export` would have.
+            options["_system_config"] = {"worker_niceness": 0}
         try:
             ray.init(address=self.address or "local", **options)
         except (ConnectionError, RuntimeError, ValueError) as exc:
@@ -132,11 +137,12 @@ class RayCluster:
 
 
 def _failure(exc: BaseException, entry: dict[str, Any] | None) -> dict[str, Any]:
-    """The outcome of a drive whose task Ray could not finish."""
+    """The outcome of a drive whose task Ray could not finish (cancelled by Ctrl-C, or its
+    worker dead beyond the retries): the partial files that exist are kept and named."""
     import ray
 
     attempts = (entry or {}).get("attempt", 0)
-    kept = [f for p in (entry or {}).get("partials", []) for f in p["files"] if os.path.exists(f)]
+    kept = [f for f in partials_of(entry, attempts) if os.path.exists(f)]
     if isinstance(exc, ray.exceptions.TaskCancelledError):
         return {"state": "stopped", "attempt": attempts, "frames": 0, "kept": kept}
     if isinstance(exc, ray.exceptions.WorkerCrashedError | ray.exceptions.NodeDiedError):
@@ -150,6 +156,14 @@ def _failure(exc: BaseException, entry: dict[str, Any] | None) -> dict[str, Any]
     return {"state": "failed", "attempt": attempts, "frames": 0, "error": error, "kept": kept}
 
 
+def _wait_unlocked(files: Sequence[str], deadline: float) -> None:
+    """Until no live process writes ``files`` (a cancelled drive closing its partial files)."""
+    while time.monotonic() < deadline and any(
+        os.path.exists(f) and locked_by_another(Path(f)) for f in files
+    ):
+        time.sleep(0.1)
+
+
 def run_on_ray(
     tasks: Sequence[DriveTask],
     *,
@@ -158,11 +172,11 @@ def run_on_ray(
     retries: int,
     on_outcome: Outcome,
     on_progress: Progress,
-) -> dict[str, dict[str, Any]]:
+) -> None:
     """Run every task on the joined cluster, calling ``on_outcome`` as each drive ends and
-    ``on_progress`` with the board a few times a second; returns the board's last snapshot.
-    Ctrl-C asks every drive to stop, waits for them to close their files, then raises
-    KeyboardInterrupt (the outcomes of the stopped drives given first)."""
+    ``on_progress`` with the board twice a second. Ctrl-C cancels every drive (a running one
+    stops after its frame in flight and keeps its partial files), waits for them to close
+    their files, gives their outcomes, then raises KeyboardInterrupt."""
     import ray
 
     board = ray.remote(num_cpus=0)(ProgressBoard).remote()
@@ -176,17 +190,15 @@ def run_on_ray(
     def finish(done) -> None:
         for ref in done:
             task = refs[ref]
+            entry = snapshot.get(task.drive.name)
             try:
                 outcome = ray.get(ref)
-            except Exception as exc:  # the task's worker died beyond its retries, ...
-                outcome = _failure(exc, snapshot.get(task.drive.name))
-            entry = snapshot.get(task.drive.name, {})
-            outcome["earlier_partials"] = [
-                f
-                for p in entry.get("partials", [])
-                if p["attempt"] != outcome.get("attempt")
-                for f in p["files"]
-            ]
+            except Exception as exc:  # cancelled; its worker died beyond its retries; ...
+                outcome = _failure(exc, entry)
+            attempt = attempt_of(entry, outcome.pop("token", None))
+            outcome["attempt"] = attempt
+            earlier = [f for f in partials_of(entry) if f not in partials_of(entry, attempt)]
+            outcome["earlier_partials"] = earlier
             on_outcome(task, outcome)
 
     try:
@@ -196,18 +208,20 @@ def run_on_ray(
             finish(done)
             on_progress(snapshot)
     except KeyboardInterrupt:
-        board.request_stop.remote()
         deadline = time.monotonic() + STOP_WAIT_S
         with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C: stop waiting
+            for ref in pending:
+                ray.cancel(ref, force=False)  # a KeyboardInterrupt in the drive's task
             while pending and time.monotonic() < deadline:
                 done, pending = ray.wait(pending, num_returns=len(pending), timeout=POLL_S)
+                with contextlib.suppress(Exception):
+                    snapshot = ray.get(board.snapshot.remote(), timeout=5)
                 finish(done)
-        with contextlib.suppress(Exception):
-            snapshot = ray.get(board.snapshot.remote(), timeout=5)
+            everything = [f for entry in snapshot.values() for f in partials_of(entry)]
+            _wait_unlocked(everything, deadline)
         for ref in pending:
             with contextlib.suppress(Exception):
                 ray.cancel(ref, force=True)
             entry = snapshot.get(refs[ref].drive.name)
             on_outcome(refs[ref], _failure(ray.exceptions.TaskCancelledError(), entry))
         raise
-    return ray.get(board.snapshot.remote())
