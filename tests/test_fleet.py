@@ -108,6 +108,33 @@ def test_inputs_expand_files_folders_patterns_and_manifests(tmp_path):
         find_drives([str(tmp_path / "bad.csv")])
 
 
+def test_a_drive_checks_that_its_node_sees_the_batch_outdir(tmp_path):
+    """On a node where OUTDIR is not the batch's (no shared file system), or the input is not
+    there, the drive fails with a line that says so, and writes nothing."""
+    from live_explain.config import Settings
+    from live_explain.fleet.drives import Drive
+    from live_explain.fleet.job import DriveTask, run_drive
+    from live_explain.fleet.progress import ProgressBoard
+    from live_explain.sinks.export_job import ExportJob
+
+    outdir = tmp_path / "out"
+    outdir.mkdir()
+    record = outdir / "batch.jsonl"
+    record.write_text('{"record":"run","run":"another-run"}\n')  # a different batch's record
+    job = ExportJob(str(SAMPLE), outdir / "d" / "video.mp4", Settings(model="demo"))
+    task = DriveTask(Drive("d", str(SAMPLE)), outdir / "d", "this-run", record, job)
+    outcome = run_drive(task, ProgressBoard())
+    assert outcome["state"] == "failed"
+    assert "must be on a path every node can reach" in outcome["error"]
+    record.write_text('{"record":"run","run":"this-run"}\n')
+    gone = tmp_path / "elsewhere.mp4"
+    job = ExportJob(str(gone), outdir / "d" / "video.mp4", Settings(model="demo"))
+    outcome = run_drive(DriveTask(Drive("d", str(gone)), outdir / "d", "this-run", record, job),
+                        ProgressBoard())  # fmt: skip
+    assert outcome["state"] == "failed" and "no such file on node" in outcome["error"]
+    assert sorted(p.name for p in outdir.iterdir()) == ["batch.jsonl"]  # no folder left
+
+
 # -- inline: the plain loop -------------------------------------------------------------------
 
 

@@ -444,3 +444,35 @@ def test_watch_refresh_options_reach_the_apps_pipeline(demo_model):
     for bad in (["--smooth-alpha", "0"], ["--explain-budget", "two"]):
         with pytest.raises(UserError):
             overrides_from_args(parser.parse_args(["watch", "synthetic", *bad]))
+
+
+def test_keys_go_to_the_focused_widget_first(qtbot, window, clip):
+    """Up in the Score box changes the score, not the speed; Right and Down in the layer
+    tree and the Detections table move there, not the video; away from them the keys still
+    step and change speed."""
+    open_paused(qtbot, window, clip)
+    position = window.last_update.position
+    score = window.controls.score_box
+    score.setFocus()
+    qtbot.waitUntil(score.hasFocus)
+    before = score.value()
+    qtbot.keyClick(score, Qt.Key.Key_Up)
+    assert score.value() == pytest.approx(before + 0.05) and window.transport.speed == 1.0
+    tree = window.controls.layer_tree
+    tree.setFocus()
+    qtbot.waitUntil(tree.hasFocus)
+    tree.setCurrentItem(tree.topLevelItem(0))
+    for key in (Qt.Key.Key_Right, Qt.Key.Key_Down, Qt.Key.Key_Left, Qt.Key.Key_Up):
+        qtbot.keyClick(tree, key)
+    table = window.table
+    table.setFocus()
+    qtbot.waitUntil(table.hasFocus)
+    qtbot.keyClick(table, Qt.Key.Key_Down)
+    qtbot.keyClick(table, Qt.Key.Key_Right)
+    qtbot.wait(300)  # a step would have brought a frame by now
+    assert window.last_update.position == position and window.transport.speed == 1.0
+    table.clearFocus()  # away from them: the window's shortcuts again
+    update = next_update(qtbot, window, lambda: qtbot.keyClick(window, Qt.Key.Key_Right))
+    assert update.position == position + 1
+    qtbot.keyClick(window, Qt.Key.Key_Up)
+    assert window.transport.speed == 2.0

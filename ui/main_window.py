@@ -17,6 +17,7 @@ from pathlib import Path
 from PyQt6.QtCore import pyqtSignal
 from PyQt6.QtGui import QCloseEvent
 from PyQt6.QtWidgets import (
+    QApplication,
     QLabel,
     QMainWindow,
     QVBoxLayout,
@@ -31,6 +32,7 @@ from live_explain.sinks.recorder import RECORDINGS_DIR
 from live_explain.ui.engine_worker import EngineWorker
 from live_explain.ui.event_strip import EventStrip
 from live_explain.ui.export_dialog import ExportDialog
+from live_explain.ui.focused_keys import FocusedWidgetKeys
 from live_explain.ui.frame_update import FrameUpdate, SourceInfo
 from live_explain.ui.loaded_model import LoadedModel
 from live_explain.ui.notices import NoticeArea
@@ -108,6 +110,8 @@ class MainWindow(WindowOutputs, WindowMenus, QMainWindow):
         self.statusBar().addPermanentWidget(self.record_label)
 
         self._make_actions()
+        self._focused_keys = FocusedWidgetKeys(self)  # keys go to the focused widget first
+        QApplication.instance().installEventFilter(self._focused_keys)
         self._connect()
         self.resize(*DEFAULT_SIZE)
         geometry, state = app_settings.window_state()
@@ -381,6 +385,7 @@ class MainWindow(WindowOutputs, WindowMenus, QMainWindow):
 
     # -- closing --------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
+        QApplication.instance().removeEventFilter(self._focused_keys)
         if self.export_dialog is not None:
             self.export_dialog.close()
         self.close_source()
