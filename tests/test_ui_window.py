@@ -476,3 +476,19 @@ def test_keys_go_to_the_focused_widget_first(qtbot, window, clip):
     assert update.position == position + 1
     qtbot.keyClick(window, Qt.Key.Key_Up)
     assert window.transport.speed == 2.0
+
+
+@pytest.mark.parametrize("size", [(1024, 640), (1440, 900), (1920, 1080)])
+def test_seek_slider_spans_the_video_and_the_event_strip_lines_up(qtbot, window, clip, size):
+    window.resize(*size)
+    open_paused(qtbot, window, clip)
+    qtbot.wait(100)  # the layout settles
+    slider, strip, view = window.transport.slider, window.event_strip, window.view
+    assert slider.width() >= 0.95 * view.width() - 12, (slider.width(), view.width())
+    left = slider.mapTo(window, slider.rect().topLeft()).x()
+    strip_left = strip.mapTo(window, strip.rect().topLeft()).x()
+    assert abs(left - strip_left) <= 2 and abs(slider.width() - strip.width()) <= 2
+    assert (
+        strip.mapTo(window, strip.rect().topLeft()).y()
+        >= slider.mapTo(window, slider.rect().bottomLeft()).y()
+    )  # right under it

@@ -99,7 +99,7 @@ class MainWindow(WindowOutputs, WindowMenus, QMainWindow):
         column.addWidget(self.view, 1)
         self.event_strip = EventStrip()
         column.addWidget(self.transport)
-        column.addWidget(self.event_strip)  # under the seek slider
+        self.transport.add_under_slider(self.event_strip)  # its marks line up with the slider
         self.setCentralWidget(central)
 
         self._make_docks(loaded)

@@ -12,6 +12,7 @@ from PyQt6.QtWidgets import (
     QSlider,
     QStyle,
     QToolButton,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -73,12 +74,18 @@ class Transport(QWidget):
         self.screenshot_button = QToolButton(text="Screenshot", toolTip="PNG of the view (S)")
         self.export_button = QToolButton(text="Export…", toolTip="Annotated video (E)")
 
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(6, 2, 6, 2)
+        # The seek slider has a row of its own, as wide as the video at any window size;
+        # add_under_slider puts the event strip right under it, over the same width.
+        self._rows = QVBoxLayout(self)
+        self._rows.setContentsMargins(6, 2, 6, 2)
+        self._rows.setSpacing(0)
+        self._rows.addWidget(self.slider)
+        layout = QHBoxLayout()
+        self._rows.addLayout(layout)
         for widget in (self.play_button, self.back_button, self.forward_button):
             layout.addWidget(widget)
-        layout.addWidget(self.slider, 1)
         layout.addWidget(self.time_label)
+        layout.addStretch(1)
         layout.addWidget(self.speed_box)
         layout.addWidget(self.loop_box)
         layout.addSpacing(12)
@@ -88,6 +95,10 @@ class Transport(QWidget):
         self._fps = 25.0
         self._showing = False  # set while the engine moves the slider
         self.set_replayable(None, 25.0)
+
+    def add_under_slider(self, widget) -> None:
+        """``widget`` right under the slider, over its width (the event strip)."""
+        self._rows.insertWidget(1, widget)
 
     @property
     def speed(self) -> float:
