@@ -492,3 +492,23 @@ def test_seek_slider_spans_the_video_and_the_event_strip_lines_up(qtbot, window,
         strip.mapTo(window, strip.rect().topLeft()).y()
         >= slider.mapTo(window, slider.rect().bottomLeft()).y()
     )  # right under it
+
+
+def test_notices_float_over_the_video_once_each_and_go_with_their_source(qtbot, window, clip):
+    open_paused(qtbot, window, clip)
+    qtbot.wait(100)
+    notices, view = window.notices, window.view
+    geometry = view.geometry()
+    notices.notify("error", "camera 7: not found")
+    notices.notify("warning", "source lost; reconnecting …")
+    notices.notify("error", "camera 7: not found")  # again: not a second row
+    assert notices.shown() == [
+        ("error", "camera 7: not found"),
+        ("warning", "source lost; reconnecting …"),
+    ]
+    qtbot.wait(50)
+    assert view.geometry() == geometry  # the video did not move
+    assert notices.isVisible() and notices.geometry().top() == 0
+    assert notices.geometry().width() == window.centralWidget().width()
+    open_paused(qtbot, window, clip)  # reopened: what was said about the last source goes
+    assert not [m for m in notices.shown() if m[0] != "info"]

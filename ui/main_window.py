@@ -95,8 +95,8 @@ class MainWindow(WindowOutputs, WindowMenus, QMainWindow):
         column = QVBoxLayout(central)
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(0)
-        column.addWidget(self.notices)
         column.addWidget(self.view, 1)
+        self.notices.float_over(central)  # over the video's top: the video never moves
         self.event_strip = EventStrip()
         column.addWidget(self.transport)
         self.transport.add_under_slider(self.event_strip)  # its marks line up with the slider
@@ -140,6 +140,7 @@ class MainWindow(WindowOutputs, WindowMenus, QMainWindow):
     def open_source(self, spec: str, playing: bool = True) -> None:
         """Stop the current source (without waiting for it) and play ``spec``."""
         self.close_source()
+        self.notices.clear_for_new_source()
         self.view.clear()
         self.table.setRowCount(0)
         self.source_info = None

@@ -1,5 +1,7 @@
-"""Non-blocking notices: a strip above the video that shows the latest few messages and
-clears them after a while; errors never open a modal dialog or stop the window.
+"""Non-blocking notices: a strip over the top of the video (it floats: the video never moves)
+that shows the latest few messages and clears them after a while; errors never open a modal
+dialog or stop the window. A message already shown is not shown twice (its time restarts);
+:meth:`NoticeArea.clear_for_new_source` drops what was said about the previous source.
 
 :class:`LogBridge` forwards the library's log warnings (``live_explain`` logger, from any
 thread) to the strip.
@@ -11,7 +13,7 @@ import contextlib
 import logging
 import time
 
-from PyQt6.QtCore import QObject, Qt, QTimer, pyqtSignal
+from PyQt6.QtCore import QEvent, QObject, Qt, QTimer, pyqtSignal
 from PyQt6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 SHOWN_AT_ONCE = 3
@@ -25,6 +27,7 @@ class NoticeArea(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("notices")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
         self._layout.setSpacing(1)
@@ -33,11 +36,39 @@ class NoticeArea(QWidget):
         self._timer = QTimer(self, interval=500)
         self._timer.timeout.connect(self._expire)
 
+    def float_over(self, widget: QWidget) -> None:
+        """Float over the top of ``widget`` (the video's column), as wide as it."""
+        self.setParent(widget)
+        widget.installEventFilter(self)
+        self._place()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.parent() and event.type() == QEvent.Type.Resize:
+            self._place()
+        return False
+
+    def _place(self) -> None:
+        parent = self.parentWidget()
+        if parent is None:
+            return
+        self.setVisible(bool(self._rows))
+        if self._rows:
+            self.setGeometry(0, 0, parent.width(), self._layout.sizeHint().height())
+            self.raise_()
+
+    def clear_for_new_source(self) -> None:
+        """A new source: what was said about the last one (its errors, its warnings) goes."""
+        for row, _ in list(self._rows):
+            if row.property("message")[0] != "info":
+                self._remove(row)
+
     def notify(self, level: str, message: str) -> None:
         level = level if level in COLOURS else "info"
         self.history.append((level, message))
-        if self._rows and self._rows[-1][0].property("message") == (level, message):
-            return  # the same notice again: once is enough
+        for index, (row, _) in enumerate(self._rows):
+            if row.property("message") == (level, message):  # shown already: once is enough
+                self._rows[index] = (row, time.monotonic() + LIFETIME_S[level])
+                return
         row = QWidget(self)
         row.setProperty("message", (level, message))
         row.setStyleSheet(f"background: {COLOURS[level]}; color: white;")
@@ -55,12 +86,17 @@ class NoticeArea(QWidget):
         while len(self._rows) > SHOWN_AT_ONCE:
             self._remove(self._rows[0][0])
         self._timer.start()
+        self._place()
 
     def dismiss(self, prefix: str) -> None:
         """Remove the notices shown whose message starts with ``prefix``."""
         for row, _ in list(self._rows):
             if row.property("message")[1].startswith(prefix):
                 self._remove(row)
+
+    def shown(self) -> list[tuple[str, str]]:
+        """The (level, message) rows on screen now, oldest first."""
+        return [row.property("message") for row, _ in self._rows]
 
     def messages(self, level: str | None = None) -> list[str]:
         return [m for lv, m in self.history if level is None or lv == level]
@@ -76,7 +112,9 @@ class NoticeArea(QWidget):
     def _remove(self, row: QWidget) -> None:
         self._rows = [(r, d) for r, d in self._rows if r is not row]
         row.hide()
+        self._layout.removeWidget(row)
         row.deleteLater()
+        self._place()
 
 
 class LogBridge(QObject):
