@@ -512,3 +512,33 @@ def test_notices_float_over_the_video_once_each_and_go_with_their_source(qtbot, 
     assert notices.geometry().width() == window.centralWidget().width()
     open_paused(qtbot, window, clip)  # reopened: what was said about the last source goes
     assert not [m for m in notices.shown() if m[0] != "info"]
+
+
+def test_the_hud_names_the_demo_detector_when_it_stands_in(qtbot, window, clip):
+    """Model fasterrcnn_mobilenet_v3_large_320_fpn with Weights "demo" runs the demo
+    detector: the HUD and a notice say so, and library messages name widgets, not flags."""
+    import logging
+
+    from live_explain.ui.notices import LogBridge
+
+    open_paused(qtbot, window, clip)
+    other = "fasterrcnn_mobilenet_v3_large_320_fpn"
+    with qtbot.waitSignal(window.frame_shown, timeout=WAIT_MS):
+        window.change_settings({"model": other, "weights": "demo"})
+    qtbot.waitUntil(lambda: window.loaded is not None and window.loaded.name == other)
+    assert window.loaded.ran == "demo"
+    hud = " ".join(window.view.hud.lines())
+    assert f"demo (in place of {other})" in hud
+    assert any("runs in place of" in m for m in window.notices.messages("info"))
+    bridge = LogBridge(logging.getLogger("live_explain"))
+    bridge.message.connect(window.notices.notify)
+    try:
+        logging.getLogger("live_explain").warning(
+            "for real weights run once with --weights coco where the internet is reachable, "
+            "or pass --weights PATH"
+        )
+        qtbot.waitUntil(lambda: bool(window.notices.messages("warning")), timeout=WAIT_MS)
+    finally:
+        bridge.close()
+    said = window.notices.messages("warning")[-1]
+    assert "--" not in said and 'Weights "coco"' in said and "weights file" in said

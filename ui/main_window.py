@@ -306,6 +306,13 @@ class MainWindow(WindowOutputs, WindowMenus, QMainWindow):
 
     def _model_ready(self, loaded: LoadedModel) -> None:
         self.notices.dismiss("loading model")
+        if loaded.ran != loaded.name and loaded.weights == "demo":  # said by no one else
+            self.notices.notify(
+                "info",
+                f'Weights "demo": the bundled demo detector (trained on synthetic scenes) '
+                f'runs in place of {loaded.name}; choose Weights "coco" or a weights file '
+                "for that model itself",
+            )
         self.loaded = loaded
         self.controls.show_model(loaded)
         self._show_hud()
@@ -322,9 +329,14 @@ class MainWindow(WindowOutputs, WindowMenus, QMainWindow):
             device = resolve_device(self.explain.device).type
         except UserError:
             device = self.explain.device
-        model = self.loaded.name if self.loaded else f"{self.explain.model} (loading)"
-        if self.loaded and self.loaded.weights_source.startswith("demo"):
-            model += " (demo weights)"
+        loaded = self.loaded
+        model = f"{self.explain.model} (loading)"
+        if loaded is not None and loaded.ran != loaded.name:  # the demo detector stands in
+            model = f"{loaded.ran} (in place of {loaded.name})"
+        elif loaded is not None:
+            model = loaded.name
+            if loaded.weights_source.startswith("demo"):
+                model += " (demo weights)"
         self.view.set_hud(
             Hud(
                 fps=update.fps if update else 0.0,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import time
 
 from PyQt6.QtCore import QEvent, QObject, Qt, QTimer, pyqtSignal
@@ -133,6 +134,22 @@ class LogBridge(QObject):
         self.logger.removeHandler(self.handler)
 
 
+# The library's messages name command-line flags; in the window, the widgets that set them.
+_IN_APP_WORDS = (
+    (re.compile(r"run once with --weights coco"), 'choose Weights "coco" once'),
+    (re.compile(r"or pass --weights PATH"), "or choose a weights file (the … button)"),
+    (re.compile(r"--weights PATH"), "a weights file (the … button)"),
+    (re.compile(r"--(model|weights|method|layer|device) ([\w.+-]+)"), r'\1 "\2"'),
+)
+
+
+def in_app_words(text: str) -> str:
+    """A library message with its command-line flags put as the window's widgets."""
+    for pattern, words in _IN_APP_WORDS:
+        text = pattern.sub(words, text)
+    return re.sub(r'\b(model|weights|method|layer|device) "', lambda m: m[0].capitalize(), text)
+
+
 class _SignalHandler(logging.Handler):
     def __init__(self, signal) -> None:
         super().__init__(logging.WARNING)
@@ -141,4 +158,4 @@ class _SignalHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         level = "error" if record.levelno >= logging.ERROR else "warning"
         with contextlib.suppress(RuntimeError):  # the Qt side is gone (window closed)
-            self.signal.emit(level, record.getMessage())
+            self.signal.emit(level, in_app_words(record.getMessage()))
