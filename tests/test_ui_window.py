@@ -542,3 +542,14 @@ def test_the_hud_names_the_demo_detector_when_it_stands_in(qtbot, window, clip):
         bridge.close()
     said = window.notices.messages("warning")[-1]
     assert "--" not in said and 'Weights "coco"' in said and "weights file" in said
+
+
+def test_the_hud_says_paused_instead_of_a_stale_frame_rate(qtbot, window, clip):
+    open_paused(qtbot, window, clip)
+    assert window.view.hud.lines()[0].startswith("⏸ paused")
+    assert "fps" not in window.view.hud.lines()[0]
+    next_update(qtbot, window, window.toggle_play)
+    wait_frames(qtbot, window, 3)
+    assert "fps" in window.view.hud.lines()[0] and "paused" not in window.view.hud.lines()[0]
+    window.toggle_play()
+    qtbot.waitUntil(lambda: window.view.hud.lines()[0].startswith("⏸ paused"), timeout=WAIT_MS)

@@ -303,6 +303,7 @@ class MainWindow(WindowOutputs, WindowMenus, QMainWindow):
     def _playing_changed(self, playing: bool) -> None:
         self.playing = playing
         self.transport.set_playing(playing)
+        self._show_hud()
 
     def _model_ready(self, loaded: LoadedModel) -> None:
         self.notices.dismiss("loading model")
@@ -345,6 +346,7 @@ class MainWindow(WindowOutputs, WindowMenus, QMainWindow):
                 model=model,
                 dropped=update.result.dropped if update else 0,
                 state=self._state,
+                paused=update is not None and not self.playing,
             )
         )
 

@@ -31,12 +31,16 @@ class Hud:
     model: str = ""
     dropped: int = 0
     state: str = ""
+    paused: bool = False  # then no frame rate: it would be the last one, gone stale
 
     def lines(self) -> list[str]:
-        return [
-            f"{self.fps:5.1f} fps   latency {self.latency_ms:4.0f} ms   dropped {self.dropped}",
-            f"{self.model} on {self.device}",
-        ]
+        if self.paused:
+            first = f"⏸ paused (Space plays)   latency {self.latency_ms:4.0f} ms"
+        else:
+            first = (
+                f"{self.fps:5.1f} fps   latency {self.latency_ms:4.0f} ms   dropped {self.dropped}"
+            )
+        return [first, f"{self.model} on {self.device}"]
 
 
 class VideoView(ImagePane):
