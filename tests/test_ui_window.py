@@ -235,11 +235,19 @@ def test_records_a_few_seconds_of_the_synthetic_scene(qtbot, window, tmp_path):
     path = window.recording
     assert path.parent == tmp_path / "recordings"
     assert window.record_label.text().startswith("● REC")
-    assert window.transport.record_button.isChecked()
+    button = window.transport.record_button
+    assert button.isChecked() and button.text() == "■ Stop rec"
+
+    def red_at_edge() -> bool:  # the button's own colour, beside its text
+        image = button.grab().toImage()
+        colour = image.pixelColor(4, image.height() // 2)
+        return colour.red() > 150 and colour.green() < 90
+
+    assert red_at_edge()  # plain to see while it records
     qtbot.wait(2500)
     qtbot.keyClick(window, Qt.Key.Key_R)
     qtbot.waitUntil(lambda: window.recording is None, timeout=WAIT_MS)
-    assert not window.transport.record_button.isChecked()
+    assert not button.isChecked() and button.text() == "● Rec" and not red_at_edge()
 
     info = video_info(path)
     assert info["codec"] == "h264" and info["size"] == (640, 360) and info["fps"] == 25.0

@@ -71,6 +71,14 @@ class Transport(QWidget):
 
         self.record_button = QToolButton(text="● Rec", toolTip="Record the raw feed (R)")
         self.record_button.setCheckable(True)
+        # Recording must be plain to see: a red button that says how to stop.
+        self.record_button.setStyleSheet(
+            "QToolButton:checked{background:#c62828;color:white;font-weight:bold;"
+            "border:1px solid #8e0000;border-radius:3px;padding:1px 6px}"
+        )
+        self.record_button.toggled.connect(
+            lambda on: self.record_button.setText("■ Stop rec" if on else "● Rec")
+        )
         self.screenshot_button = QToolButton(text="Screenshot", toolTip="PNG of the view (S)")
         self.export_button = QToolButton(text="Export…", toolTip="Annotated video (E)")
 
