@@ -561,3 +561,25 @@ def test_the_hud_says_paused_instead_of_a_stale_frame_rate(qtbot, window, clip):
     assert "fps" in window.view.hud.lines()[0] and "paused" not in window.view.hud.lines()[0]
     window.toggle_play()
     qtbot.waitUntil(lambda: window.view.hud.lines()[0].startswith("⏸ paused"), timeout=WAIT_MS)
+
+
+def test_help_menu_has_the_shortcut_sheet_and_a_page_on_each_method(qtbot, window):
+    from live_explain.explain.methods import REGISTRY
+    from live_explain.ui.help_pages import METHOD_PAGES
+
+    menus = {a.text().replace("&", ""): a.menu() for a in window.menuBar().actions()}
+    assert "Help" in menus
+    qtbot.keyClick(window, Qt.Key.Key_F1)
+    sheet = window.help_dialog
+    assert sheet is not None and sheet.isVisible() and not sheet.isModal()
+    from PyQt6.QtWidgets import QTextBrowser
+
+    text = sheet.findChild(QTextBrowser, "shortcuts-text").toPlainText()
+    for keys, what in (("Space", "Play / pause"), ("Left", "Step back"), ("R", "Record")):
+        assert keys in text and what in text
+    window.show_methods()
+    page = window.help_dialog.findChild(QTextBrowser, "methods-text").toPlainText()
+    assert set(REGISTRY) <= set(METHOD_PAGES)  # every method the app offers has a page
+    for title, _ in METHOD_PAGES.values():
+        assert title in page
+    assert "attention in box" in page and not sheet.isVisible()  # one help window at a time

@@ -119,6 +119,28 @@ class WindowMenus:
         for dock in (self.controls_dock, self.table_dock, self.inspector_dock):
             view.addAction(dock.toggleViewAction())
         view.addAction(self.full_screen_action)
+        help_menu = self.menuBar().addMenu("&Help")
+        self.shortcuts_action = a("&Keyboard shortcuts", self.show_shortcuts, Qt.Key.Key_F1)
+        self.methods_action = a("The &methods and the numbers", self.show_methods)
+        help_menu.addAction(self.shortcuts_action)
+        help_menu.addAction(self.methods_action)
+        self.help_dialog = None
+
+    def show_shortcuts(self) -> None:
+        from live_explain.ui.help_pages import shortcuts_dialog
+
+        self._show_help(shortcuts_dialog(self, self.actions()))
+
+    def show_methods(self) -> None:
+        from live_explain.ui.help_pages import methods_dialog
+
+        self._show_help(methods_dialog(self))
+
+    def _show_help(self, dialog) -> None:
+        if self.help_dialog is not None:
+            self.help_dialog.close()
+        self.help_dialog = dialog  # kept, and not modal: the video plays on beside it
+        dialog.show()
 
     def _ask_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open video or image", "", VIDEO_FILTER)
