@@ -583,3 +583,32 @@ def test_help_menu_has_the_shortcut_sheet_and_a_page_on_each_method(qtbot, windo
     for title, _ in METHOD_PAGES.values():
         assert title in page
     assert "attention in box" in page and not sheet.isVisible()  # one help window at a time
+
+
+def test_empty_state_opens_the_sample_drive_and_files_can_be_dropped(qtbot, window, clip):
+    from PyQt6.QtCore import QMimeData, QPointF, QUrl
+    from PyQt6.QtGui import QDragEnterEvent, QDropEvent
+    from PyQt6.QtWidgets import QApplication
+
+    empty = window.empty_state
+    assert empty.isVisible() and empty.sample_button.isEnabled()
+    with qtbot.waitSignal(window.frame_shown, timeout=WAIT_MS):
+        qtbot.mouseClick(empty.sample_button, Qt.MouseButton.LeftButton)
+    assert window.spec.endswith("recordings/sample_drive.mp4") and not empty.isVisible()
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(clip))])
+    actions = Qt.DropAction.CopyAction
+    buttons, modifiers = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    enter = QDragEnterEvent(window.rect().center(), actions, mime, buttons, modifiers)
+    QApplication.sendEvent(window, enter)
+    assert enter.isAccepted()
+    drop = QDropEvent(QPointF(window.rect().center()), actions, mime, buttons, modifiers)
+    with qtbot.waitSignal(window.frame_shown, timeout=WAIT_MS):
+        QApplication.sendEvent(window, drop)
+    assert window.spec == str(clip)
+    text = QMimeData()
+    text.setText("not a file")
+    ignored = QDragEnterEvent(window.rect().center(), actions, text, buttons, modifiers)
+    QApplication.sendEvent(window, ignored)
+    assert not ignored.isAccepted()

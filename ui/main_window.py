@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from PyQt6.QtCore import pyqtSignal
-from PyQt6.QtGui import QCloseEvent
+from PyQt6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PyQt6.QtWidgets import (
     QApplication,
     QLabel,
@@ -29,6 +29,7 @@ from live_explain.errors import UserError
 from live_explain.io.source import SourceState
 from live_explain.model.detector import resolve_device
 from live_explain.sinks.recorder import RECORDINGS_DIR
+from live_explain.ui.empty_state import EmptyState, dropped_path
 from live_explain.ui.engine_worker import EngineWorker
 from live_explain.ui.event_strip import EventStrip
 from live_explain.ui.export_dialog import ExportDialog
@@ -110,8 +111,7 @@ class MainWindow(WindowOutputs, WindowMenus, QMainWindow):
         self.statusBar().addPermanentWidget(self.record_label)
 
         self._make_actions()
-        self._focused_keys = FocusedWidgetKeys(self)  # keys go to the focused widget first
-        QApplication.instance().installEventFilter(self._focused_keys)
+        self._make_helpers()
         self._connect()
         self.resize(*DEFAULT_SIZE)
         geometry, state = app_settings.window_state()
@@ -120,6 +120,13 @@ class MainWindow(WindowOutputs, WindowMenus, QMainWindow):
         if state is not None:
             self.restoreState(state)
         self._show_hud()
+
+    def _make_helpers(self) -> None:
+        """The empty state, drops, and keys that go to the focused widget first."""
+        self.empty_state = EmptyState(self.open_source, self._ask_file, self.view)
+        self.setAcceptDrops(True)  # a video, an image or a folder dropped on the window
+        self._focused_keys = FocusedWidgetKeys(self)
+        QApplication.instance().installEventFilter(self._focused_keys)
 
     def _connect(self) -> None:
         t = self.transport
@@ -140,6 +147,7 @@ class MainWindow(WindowOutputs, WindowMenus, QMainWindow):
     def open_source(self, spec: str, playing: bool = True) -> None:
         """Stop the current source (without waiting for it) and play ``spec``."""
         self.close_source()
+        self.empty_state.hide()
         self.notices.clear_for_new_source()
         self.view.clear()
         self.table.setRowCount(0)
@@ -399,6 +407,16 @@ class MainWindow(WindowOutputs, WindowMenus, QMainWindow):
             self.showFullScreen()
 
     # -- closing --------------------------------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if dropped_path(event.mimeData()) is not None:
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        path = dropped_path(event.mimeData())
+        if path is not None:
+            event.acceptProposedAction()
+            self.open_source(path)
+
     def closeEvent(self, event: QCloseEvent) -> None:
         QApplication.instance().removeEventFilter(self._focused_keys)
         if self.export_dialog is not None:

@@ -16,9 +16,7 @@ from PyQt6.QtWidgets import QToolTip, QWidget
 from live_explain.ui.frame_update import FrameUpdate
 from live_explain.ui.images import ImagePane, bgr_to_qimage
 
-PLACEHOLDER = (
-    "No source. Open a file, a folder, a URL, a camera or the synthetic scene (Source menu)."
-)
+PLACEHOLDER = ""  # before a source, the window's empty state offers what to open
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,16 @@ FPS = 25
 SECONDS = 20
 
 
+def find_sample_drive() -> Path | None:
+    """The bundled sample drive where it is: ``recordings/`` of this folder, or of the
+    checkout the package runs from (``None`` when neither has it)."""
+    for folder in (Path.cwd(), Path(__file__).resolve().parents[2]):
+        path = folder / "recordings" / "sample_drive.mp4"
+        if path.is_file():
+            return path
+    return None
+
+
 def render(out: Path, seed: int = SAMPLE_SEED, seconds: float = SECONDS) -> Path:
     frames = round(seconds * FPS)
     truth_per_frame = []
