@@ -184,6 +184,46 @@ def test_inline_batch_states_outputs_rerun_and_force(tmp_path, drives, cli):
     assert len(runs) == 4  # appended, never rewritten
 
 
+def test_drives_keep_their_folders_and_outdir_is_not_an_input(tmp_path, cli):
+    """A drive keeps its folder when other inputs come; an OUTDIR inside the input folder
+    is not searched for drives; a drive named like OUTDIR's own files gets another name."""
+    from live_explain.fleet.drives import folder_name
+
+    videos = tmp_path / "videos"
+    (videos / "b").mkdir(parents=True)
+    synthetic_drive(videos / "b" / "x.mp4", seed=5, frames=3)
+    outdir = videos / "out"
+    first = cli("batch", videos, "-o", outdir, "--engine", "inline", *DEMO)
+    assert first.code == 0, first.err
+    (videos / "a").mkdir()
+    synthetic_drive(videos / "a" / "x.mp4", seed=6, frames=3)  # comes first in name order
+    second = cli("batch", videos, "-o", outdir, "--engine", "inline", *DEMO)
+    assert second.code == 0 and "1 done, 1 skipped" in second.out, second.out
+    recorded = read_states(outdir / "batch.jsonl")
+    assert recorded["x"].source == str(videos / "b" / "x.mp4") and recorded["x"].state == "skipped"
+    assert recorded["x-2"].source == str(videos / "a" / "x.mp4")
+    assert set(recorded) == {"x", "x-2"}  # nothing from out/ itself
+    assert folder_name("fleet.html") == "fleet.html_drive"
+    assert folder_name("Batch.JSONL") == "Batch.JSONL_drive"
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (("--start", "5", "--end", "2"), "--end 2.0 must be after --start 5.0"),
+        (("--weights", "missing.pt"), "--weights missing.pt: no such file"),
+        (("--device", "cuda"), "--gpus-per-drive"),
+        (("--cpus-per-drive", "0.00001"), "steps of 0.0001"),
+        (("--model", "nosuchnet"), "nosuchnet"),
+    ],
+)
+def test_command_mistakes_are_one_line_before_any_drive(tmp_path, cli, extra, message):
+    result = cli("batch", str(SAMPLE), "-o", tmp_path / "out", *DEMO[2:], *extra)
+    assert result.code == 2 and len(result.err_lines) == 1, result.err
+    assert message in result.err
+    assert not (tmp_path / "out").exists()
+
+
 def test_outdir_that_holds_other_files_is_refused(tmp_path, cli):
     folder = tmp_path / "mine"
     folder.mkdir()
@@ -225,9 +265,11 @@ def test_ray_batch_matches_the_inline_one(tmp_path, drives, cli):
     """Each drive a Ray task on a local instance: the same states and the same frames as
     the inline loop (the same export; the detections are deterministic on the CPU)."""
     common = (*map(str, drives), "--max-frames", "6", *DEMO)
+    before = _ray_processes()
     on_ray = cli("batch", *common, "-o", tmp_path / "ray")
     assert on_ray.code == 1, on_ray.err
     assert "Ray ready in" in on_ray.out
+    assert not ray.is_initialized() and _ray_processes() <= before  # stopped with it
     inline = cli("batch", *common, "-o", tmp_path / "inline", "--engine", "inline")
     assert states(tmp_path / "ray") == states(tmp_path / "inline")
     assert states(tmp_path / "ray")["corrupt"] == "failed"
@@ -251,13 +293,28 @@ def test_resources_no_node_has_are_refused(tmp_path, cli):
 
 
 def _batch_process(*args, env: dict | None = None) -> subprocess.Popen:
+    """The CLI in a session of its own, as a terminal runs it (Ctrl-C reaches its group)."""
     return subprocess.Popen(
         [sys.executable, "-m", "live_explain.cli", "batch", *map(str, args)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env={**(os.environ if env is None else env), "PYTHONUNBUFFERED": "1"},
+        start_new_session=True,
     )
+
+
+def _ray_processes() -> set[int]:
+    """Ray's own daemons on this machine (its GCS server and raylets)."""
+    found = set()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/comm") as comm:
+                if comm.read().strip() in ("raylet", "gcs_server"):
+                    found.add(int(pid))
+        except OSError:
+            continue
+    return found
 
 
 def _writer_of(path: Path) -> int | None:
@@ -309,7 +366,7 @@ def test_ctrl_c_stops_running_drives_and_records_it(tmp_path, clip):
         lambda: all(_partial_video(outdir / n) for n in ("solidWhiteRight", "sample_drive")),
         timeout=180,
     )
-    proc.send_signal(signal.SIGINT)
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in a terminal: the whole process group
     out, err = proc.communicate(timeout=120)
     lines = [line for line in err.splitlines() if line.strip()]
     assert proc.returncode == 130, err

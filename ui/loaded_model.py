@@ -41,6 +41,14 @@ class LoadedModel:
         return getattr(self.template, "model_name", self.name)
 
     @property
+    def shown_name(self) -> str:
+        """What the HUD calls it: the model that runs, and what it stands in for."""
+        if self.ran != self.name:  # the demo detector in place of another model
+            return f"{self.ran} (in place of {self.name})"
+        demo = " (demo weights)" if self.weights_source.startswith("demo") else ""
+        return self.name + demo
+
+    @property
     def class_names(self) -> tuple[str, ...]:
         """The real classes (no background or N/A placeholders), in label order."""
         return tuple(c for c in self.categories if c and c not in ("__background__", "N/A"))

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from PyQt6.QtCore import pyqtSignal
-from PyQt6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
+from PyQt6.QtGui import QCloseEvent
 from PyQt6.QtWidgets import (
     QApplication,
     QLabel,
@@ -29,7 +29,7 @@ from live_explain.errors import UserError
 from live_explain.io.source import SourceState
 from live_explain.model.detector import resolve_device
 from live_explain.sinks.recorder import RECORDINGS_DIR
-from live_explain.ui.empty_state import EmptyState, dropped_path
+from live_explain.ui.empty_state import EmptyState
 from live_explain.ui.engine_worker import EngineWorker
 from live_explain.ui.event_strip import EventStrip
 from live_explain.ui.export_dialog import ExportDialog
@@ -338,14 +338,7 @@ class MainWindow(WindowOutputs, WindowMenus, QMainWindow):
             device = resolve_device(self.explain.device).type
         except UserError:
             device = self.explain.device
-        loaded = self.loaded
-        model = f"{self.explain.model} (loading)"
-        if loaded is not None and loaded.ran != loaded.name:  # the demo detector stands in
-            model = f"{loaded.ran} (in place of {loaded.name})"
-        elif loaded is not None:
-            model = loaded.name
-            if loaded.weights_source.startswith("demo"):
-                model += " (demo weights)"
+        model = self.loaded.shown_name if self.loaded else f"{self.explain.model} (loading)"
         self.view.set_hud(
             Hud(
                 fps=update.fps if update else 0.0,
@@ -407,16 +400,6 @@ class MainWindow(WindowOutputs, WindowMenus, QMainWindow):
             self.showFullScreen()
 
     # -- closing --------------------------------------------------------------------------------
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if dropped_path(event.mimeData()) is not None:
-            event.acceptProposedAction()
-
-    def dropEvent(self, event: QDropEvent) -> None:
-        path = dropped_path(event.mimeData())
-        if path is not None:
-            event.acceptProposedAction()
-            self.open_source(path)
-
     def closeEvent(self, event: QCloseEvent) -> None:
         QApplication.instance().removeEventFilter(self._focused_keys)
         if self.export_dialog is not None:

@@ -82,8 +82,15 @@ class Transport(QWidget):
         self.screenshot_button = QToolButton(text="Screenshot", toolTip="PNG of the view (S)")
         self.export_button = QToolButton(text="Export…", toolTip="Annotated video (E)")
 
-        # The seek slider has a row of its own, as wide as the video at any window size;
-        # add_under_slider puts the event strip right under it, over the same width.
+        self._lay_out()
+        self._frame_count: int | None = None
+        self._fps = 25.0
+        self._showing = False  # set while the engine moves the slider
+        self.set_replayable(None, 25.0)
+
+    def _lay_out(self) -> None:
+        """The seek slider has a row of its own, as wide as the video at any window size;
+        :meth:`add_under_slider` puts the event strip right under it, over the same width."""
         self._rows = QVBoxLayout(self)
         self._rows.setContentsMargins(6, 2, 6, 2)
         self._rows.setSpacing(0)
@@ -99,10 +106,6 @@ class Transport(QWidget):
         layout.addSpacing(12)
         for widget in (self.record_button, self.screenshot_button, self.export_button):
             layout.addWidget(widget)
-        self._frame_count: int | None = None
-        self._fps = 25.0
-        self._showing = False  # set while the engine moves the slider
-        self.set_replayable(None, 25.0)
 
     def add_under_slider(self, widget) -> None:
         """``widget`` right under the slider, over its width (the event strip)."""

@@ -4,7 +4,7 @@ a source."""
 from __future__ import annotations
 
 from PyQt6.QtCore import Qt
-from PyQt6.QtGui import QAction, QKeySequence
+from PyQt6.QtGui import QAction, QDragEnterEvent, QDropEvent, QKeySequence
 from PyQt6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -18,6 +18,7 @@ from live_explain.io.images import IMAGE_SUFFIXES
 from live_explain.ui.camera_menu import CameraMenu
 from live_explain.ui.controls import ExplanationControls
 from live_explain.ui.detections_panel import DetectionsPanel
+from live_explain.ui.empty_state import dropped_path
 from live_explain.ui.layer_inspector import LayerInspector
 
 VIDEO_FILTER = "Videos (*.mp4 *.mkv *.mov *.avi *.m4v *.webm);;Images ({});;All files (*)".format(
@@ -141,6 +142,16 @@ class WindowMenus:
             self.help_dialog.close()
         self.help_dialog = dialog  # kept, and not modal: the video plays on beside it
         dialog.show()
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if dropped_path(event.mimeData()) is not None:
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        path = dropped_path(event.mimeData())
+        if path is not None:
+            event.acceptProposedAction()
+            self.open_source(path)
 
     def _ask_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open video or image", "", VIDEO_FILTER)

@@ -13,7 +13,6 @@ from live_explain.cli.options import (
     add_source_options,
     argument_type,
     non_negative_float,
-    positive_float,
 )
 from live_explain.config import whole_number
 
@@ -51,14 +50,14 @@ def add_parser(sub) -> None:
     )
     engine.add_argument(
         "--cpus-per-drive",
-        type=argument_type(positive_float),
+        type=argument_type(_positive_share),
         default=1.0,
         metavar="N",
         help="CPUs each drive reserves (default: 1; one inference thread per CPU)",
     )
     engine.add_argument(
         "--gpus-per-drive",
-        type=argument_type(non_negative_float),
+        type=argument_type(_share),
         default=0.0,
         metavar="N",
         help="GPUs each drive reserves; fractions share one GPU (default: 0)",
@@ -78,6 +77,21 @@ def add_parser(sub) -> None:
     add_settings_options(batch, ("model", "detector", "policy", "style"))
     add_monitor_options(batch)
     batch.set_defaults(run=run)
+
+
+def _share(text: str) -> float:
+    """A count of CPUs or GPUs for Ray: fractions to 4 decimals (Ray's precision)."""
+    value = non_negative_float(text)
+    if round(value, 4) != value or value > 1024:
+        raise ValueError(f"must be 0 to 1024 in steps of 0.0001, got {value:g}")
+    return value
+
+
+def _positive_share(text: str) -> float:
+    value = _share(text)
+    if value == 0:
+        raise ValueError("must be more than 0")
+    return value
 
 
 def _retries(text: str) -> int:

@@ -13,10 +13,10 @@ of an attempt whose worker died are removed once a later attempt has finished th
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import hashlib
-import json
 import os
+import signal
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -29,11 +29,12 @@ from live_explain import __version__
 from live_explain.errors import UserError
 from live_explain.fleet.drives import Drive, find_drives
 from live_explain.fleet.job import DriveTask, outputs, run_drive
+from live_explain.fleet.preflight import check_options, check_outdir, make_outdir, settings_key
 from live_explain.fleet.progress import ProgressBoard
-from live_explain.fleet.record import RECORD_NAME, BatchRecord, is_batch_record, read_states
+from live_explain.fleet.record import RECORD_NAME, BatchRecord, read_states
 from live_explain.fleet.report import REPORT_NAME_FLEET, read_drive_log, write_fleet_report
 from live_explain.sinks.export_job import ExportJob
-from live_explain.sinks.output_files import identity, is_partial_name, locked_by_another
+from live_explain.sinks.output_files import PARTIAL_MARK, locked_by_another
 
 ENGINES = ("ray", "inline")
 
@@ -111,49 +112,6 @@ class BatchResult:
         return text
 
 
-def settings_key(job: ExportJob) -> str:
-    """What makes two runs of a drive the same: the settings and every export option."""
-    fields = {
-        f.name: getattr(job, f.name)
-        for f in dataclasses.fields(job)
-        if f.name not in ("input", "output", "log", "report", "workers")
-    }
-    text = json.dumps(fields, sort_keys=True, default=repr)
-    return hashlib.sha1(text.encode()).hexdigest()[:16]
-
-
-def prepare_outdir(outdir: Path) -> Path:
-    """OUTDIR made (its parent must exist) or checked: a folder that is empty or holds an
-    earlier batch (never a folder of other files, which the drives' folders could mix with)."""
-    outdir = Path(os.path.abspath(outdir))
-    if outdir.exists() and not outdir.is_dir():
-        raise UserError(f"{outdir}: -o must be a folder, and this is a file")
-    if not outdir.exists():
-        if not outdir.parent.is_dir():
-            raise UserError(f"{outdir.parent}: output folder does not exist")
-        try:
-            outdir.mkdir()
-        except FileExistsError:
-            pass
-        except OSError as exc:
-            raise UserError(f"{outdir}: cannot be created ({exc.strerror})") from None
-        return outdir
-    record = outdir / RECORD_NAME
-    if record.exists():
-        if not is_batch_record(record):
-            raise UserError(f"{record}: not a live-explain batch record; choose another -o")
-        return outdir
-    try:
-        if any(outdir.iterdir()):
-            raise UserError(
-                f"{outdir}: holds files that are not a live-explain batch; choose a new or "
-                "empty folder"
-            )
-    except OSError as exc:
-        raise UserError(f"{outdir}: cannot be read ({exc.strerror})") from None
-    return outdir
-
-
 def _is_done(drive: Drive, outdir: Path, previous, key: str) -> bool:
     state = previous.get(drive.name)
     if state is None or state.state not in ("done", "skipped"):
@@ -163,13 +121,37 @@ def _is_done(drive: Drive, outdir: Path, previous, key: str) -> bool:
     return all(path.is_file() for path in outputs(outdir / drive.name).values())
 
 
-def _remove_earlier_partials(outcome: dict[str, Any]) -> None:
-    """Partial files of attempts whose worker died, once a later attempt has finished: made
-    by this run, and no live process writes them (their lock died with their process)."""
-    for name in outcome.pop("earlier_partials", []) or []:
-        path = Path(name)
-        if is_partial_name(path) and identity(path) is not None and not locked_by_another(path):
+def _remove_dead_attempts(folder: Path, since_ns: int) -> list[str]:
+    """Once a drive is done: partial files in its folder that an attempt of this run left
+    when its worker died (killed, out of memory). Only this batch writes OUTDIR while it
+    holds the record's lock, so a partial file made since the run started, that no live
+    process writes (its lock died with its process), is this run's. Returns their names."""
+    removed = []
+    for path in folder.glob(f"*{PARTIAL_MARK}*"):
+        try:
+            made_here = path.is_file() and path.stat().st_ctime_ns >= since_ns
+        except OSError:
+            continue
+        if made_here and not locked_by_another(path):
             path.unlink(missing_ok=True)
+            removed.append(path.name)
+    return removed
+
+
+@contextlib.contextmanager
+def _signals_held():
+    """Ctrl-C and SIGTERM wait until a drive's outcome is recorded (in the record and in
+    the result, never one without the other)."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    try:
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    except (ValueError, OSError):  # not possible here: record as it comes
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def run_batch(
@@ -181,11 +163,13 @@ def run_batch(
     before any drive runs for inputs, OUTDIR or options that cannot work."""
     if options.engine not in ENGINES:
         raise UserError(f"--engine {options.engine}: use one of {', '.join(ENGINES)}")
-    options.job.settings.check()
-    drives = find_drives(inputs)
-    outdir = prepare_outdir(options.outdir)
+    check_options(options)
+    outdir = check_outdir(options.outdir)
     record_path = outdir / RECORD_NAME
     previous = read_states(record_path)
+    known = {state.source: name for name, state in previous.items()}  # folders stay theirs
+    drives = find_drives(inputs, known, exclude=(outdir,))
+    make_outdir(outdir)
     record = BatchRecord(record_path)  # locked: a second batch into OUTDIR is refused
     try:
         return _BatchRun(options, outdir, record, progress).run(drives, previous)
@@ -206,14 +190,16 @@ class _BatchRun:
         self.totals: dict[str, int | None] = {}  # frames of each drive not yet finished
         self.finished_frames = 0
         self.submitted = time.perf_counter()
+        self.started_ns = time.time_ns() - 2_000_000_000  # file times may lag a little
 
     def run(self, drives: Sequence[Drive], previous) -> BatchResult:
         started = time.perf_counter()
         self._start_record(len(drives))
-        tasks = self._plan(drives, previous)
-        self.submitted = time.perf_counter()
-        self.on_progress({}, polled=False)
+        tasks: list[DriveTask] = []
         try:
+            tasks += self._plan(drives, previous)
+            self.submitted = time.perf_counter()
+            self.on_progress({}, polled=False)
             if self.options.engine == "inline":
                 _run_inline(tasks, self.on_outcome, self.on_progress)
             elif tasks:
@@ -227,15 +213,18 @@ class _BatchRun:
         except KeyboardInterrupt:
             self.result.interrupted = True
         finished = {d.name for d, _ in self.result.rows}
-        for task in tasks:  # drives that never got an outcome (Ctrl-C before they started)
-            if task.drive.name not in finished:
+        for drive in drives:  # drives that never got an outcome (Ctrl-C before they started)
+            if drive.name not in finished:
                 outcome = {"state": "stopped", "frames": 0, "kept": [], "note": "not started"}
-                self._append(task.drive, outcome)
+                self._append(drive, outcome)
         order = {d.name: i for i, d in enumerate(drives)}
         self.result.rows.sort(key=lambda row: order[row[0].name])
         self.result.elapsed_s = time.perf_counter() - started
         if not self.result.interrupted:
-            self.result.report = self._fleet_report()
+            try:
+                self.result.report = self._fleet_report()
+            except KeyboardInterrupt:
+                self.result.interrupted = True
         self._end_record()
         return self.result
 
@@ -276,7 +265,10 @@ class _BatchRun:
                 report=files["report"],
                 workers=workers,
             )
-            tasks.append(DriveTask(drive, folder, self.run_id, self.record.path, job, threads))
+            hide_gpus = options.engine == "ray" and options.gpus_per_drive == 0
+            tasks.append(
+                DriveTask(drive, folder, self.run_id, self.record.path, job, threads, hide_gpus)
+            )
             self.totals[drive.name] = _probe_frames(drive, options.job.max_frames)
         # Longest first: the last drives to start are short ones, so that the cores stay busy
         # until the end (the record and the report keep the order given).
@@ -291,11 +283,14 @@ class _BatchRun:
         self.result.rows.append((drive, outcome))
 
     def on_outcome(self, task: DriveTask, outcome: dict[str, Any]) -> None:
+        with _signals_held():
+            self._outcome(task, outcome)
+
+    def _outcome(self, task: DriveTask, outcome: dict[str, Any]) -> None:
         outcome.pop("token", None)
         outcome.setdefault("attempt", 1)
-        if outcome["state"] == "done":
-            _remove_earlier_partials(outcome)
-        outcome.pop("earlier_partials", None)
+        if outcome["state"] == "done" and outcome["attempt"] > 1:
+            outcome["removed"] = _remove_dead_attempts(task.folder, self.started_ns)
         outcome["finished_after_s"] = round(time.perf_counter() - self.submitted, 3)
         self._append(task.drive, outcome)
         self.finished_frames += outcome.get("frames", 0)

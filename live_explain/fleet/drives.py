@@ -19,11 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from live_explain.errors import UserError
+from live_explain.sinks.output_files import PARTIAL_MARK
 
 VIDEO_EXTENSIONS = (".avi", ".m4v", ".mkv", ".mov", ".mp4", ".mpg", ".mpeg", ".ts", ".webm")
 MANIFEST_EXTENSIONS = (".csv", ".jsonl", ".list", ".txt")
 IMAGE_EXTENSIONS = (".bmp", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
 NAME_LIMIT = 80  # characters of a drive's folder name (its files add their own names)
+RESERVED_NAMES = ("batch.jsonl", "fleet.html")  # OUTDIR's own files
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,8 @@ def folder_name(text: str) -> str:
     """A drive's folder name from a file stem or a manifest's ``name``: letters, digits,
     ``.``, ``_`` and ``-``, other characters as ``_``; never hidden, never empty."""
     name = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "drive"
-    return name[:NAME_LIMIT]
+    name = name[:NAME_LIMIT]
+    return f"{name}_drive" if name.lower() in RESERVED_NAMES else name
 
 
 def _is_glob(text: str) -> bool:
@@ -50,13 +53,19 @@ def _is_url(text: str) -> bool:
     return "://" in text
 
 
-def _videos_in(folder: Path) -> list[Path]:
-    """The videos in ``folder`` and its subfolders, in name order; hidden ones skipped."""
+def _videos_in(folder: Path, exclude: Sequence[str] = ()) -> list[Path]:
+    """The videos in ``folder`` and its subfolders, in name order; hidden ones, partial
+    files and the batch's own OUTDIR skipped."""
     found = []
     for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if not d.startswith(".") and os.path.abspath(os.path.join(root, d)) not in exclude
+        )
         for name in sorted(files):
-            if not name.startswith(".") and Path(name).suffix.lower() in VIDEO_EXTENSIONS:
+            usable = not name.startswith(".") and PARTIAL_MARK not in name
+            if usable and Path(name).suffix.lower() in VIDEO_EXTENSIONS:
                 found.append(Path(root) / name)
     return found
 
@@ -67,14 +76,17 @@ def _has_images(folder: Path) -> bool:
 
 
 def _csv_entries(path: Path, text: str) -> list[tuple[str, str | None]]:
-    rows = csv.DictReader(text.splitlines())
-    if rows.fieldnames is None or "path" not in rows.fieldnames:
-        raise UserError(f"{path}: a CSV manifest needs a 'path' column")
-    return [
-        (row["path"].strip(), (row.get("name") or "").strip() or None)
-        for row in rows
-        if (row.get("path") or "").strip()
-    ]
+    try:
+        rows = csv.DictReader(text.splitlines())
+        if rows.fieldnames is None or "path" not in rows.fieldnames:
+            raise UserError(f"{path}: a CSV manifest needs a 'path' column")
+        return [
+            (row["path"].strip(), (row.get("name") or "").strip() or None)
+            for row in rows
+            if isinstance(row.get("path"), str) and row["path"].strip()
+        ]
+    except csv.Error as exc:
+        raise UserError(f"{path}: not a readable CSV manifest ({exc})") from None
 
 
 def _jsonl_entries(path: Path, text: str) -> list[tuple[str, str | None]]:
@@ -117,12 +129,12 @@ def _manifest_entries(path: Path) -> list[tuple[str, str | None]]:
     ]
 
 
-def _matches(pattern: str) -> list[tuple[str, str | None]]:
+def _matches(pattern: str, exclude: Sequence[str]) -> list[tuple[str, str | None]]:
     """The videos a glob pattern matches (in the folders it matches, too)."""
     found = []
     for match in sorted(glob.glob(os.path.expanduser(pattern), recursive=True)):
         if Path(match).is_dir():
-            found += [(str(v), None) for v in _videos_in(Path(match))]
+            found += [(str(v), None) for v in _videos_in(Path(match), exclude)]
         elif Path(match).suffix.lower() in VIDEO_EXTENSIONS:
             found.append((match, None))
     if not found:
@@ -130,13 +142,13 @@ def _matches(pattern: str) -> list[tuple[str, str | None]]:
     return found
 
 
-def _expand(text: str) -> list[tuple[str, str | None]]:
+def _expand(text: str, exclude: Sequence[str]) -> list[tuple[str, str | None]]:
     """The drives one INPUT names, as ``(source, name or None)``."""
     if _is_url(text) or text == "synthetic":
         return [(text, None)]
     path = Path(text)
     if path.is_dir():
-        videos = _videos_in(path)
+        videos = _videos_in(path, exclude)
         if videos:
             return [(str(v), None) for v in videos]
         if _has_images(path):  # a folder of images is one drive, as for export
@@ -147,7 +159,7 @@ def _expand(text: str) -> list[tuple[str, str | None]]:
             return _manifest_entries(path)
         return [(str(path), None)]
     if _is_glob(text):
-        return _matches(text)
+        return _matches(text, exclude)
     if path.exists():
         raise UserError(f"{path}: not a file or a folder")
     raise UserError(f"{path}: no such file or folder")
@@ -159,28 +171,42 @@ def _source_name(source: str) -> str:
     return Path(source).stem if Path(source).suffix else Path(source).name
 
 
-def find_drives(inputs: Sequence[str]) -> list[Drive]:
-    """Every drive ``inputs`` name, each once, in the order given; names made unique by
-    ``-2``, ``-3``... in that order."""
+def find_drives(
+    inputs: Sequence[str],
+    known: dict[str, str] | None = None,
+    exclude: Sequence[str | os.PathLike] = (),
+) -> list[Drive]:
+    """Every drive ``inputs`` name, each once, in the order given. ``known``: the folder
+    names an earlier run gave sources (``{source: name}``), kept, so that a drive keeps its
+    folder when other inputs come and go; new names are made unique by ``-2``, ``-3``...
+    ``exclude``: folders not searched (OUTDIR, when it sits inside an input folder)."""
     if not inputs:
         raise UserError("no inputs: give video files, folders, patterns or a manifest")
+    known = known or {}
+    skipped = [os.path.abspath(e) for e in exclude]
+    found: list[tuple[str, str | None]] = []
     seen: set[str] = set()
-    drives: list[Drive] = []
-    taken: set[str] = set()
     for text in inputs:
-        for source, name in _expand(os.fspath(text)):
+        for source, name in _expand(os.fspath(text), skipped):
             if not _is_url(source) and source != "synthetic":
                 source = os.path.abspath(source)
-            if source in seen:
-                continue
-            seen.add(source)
-            base = folder_name(name or _source_name(source))
-            unique, n = base, 1
-            while unique.lower() in taken:
-                n += 1
-                unique = f"{base}-{n}"
-            taken.add(unique.lower())
-            drives.append(Drive(unique, source))
+            if source not in seen:
+                seen.add(source)
+                found.append((source, name))
+    taken = {known[source].lower() for source, _ in found if source in known}
+    taken |= {name.lower() for name in known.values()}  # never another drive's folder
+    drives = []
+    for source, name in found:
+        if source in known:
+            drives.append(Drive(known[source], source))
+            continue
+        base = folder_name(name or _source_name(source))
+        unique, n = base, 1
+        while unique.lower() in taken:
+            n += 1
+            unique = f"{base}-{n}"
+        taken.add(unique.lower())
+        drives.append(Drive(unique, source))
     return drives
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from live_explain.errors import UserError, one_line, unexpected_error
 from live_explain.fleet.drives import Drive
-from live_explain.sinks.export_job import ExportJob
+from live_explain.sinks.export_job import ExportJob, PreparedExport
 
 VIDEO_NAME, LOG_NAME, REPORT_NAME = "video.mp4", "log.jsonl", "report.html"
 REPORT_EVERY_S = 0.25  # how often a drive tells the board its frames (and hears of a stop)
@@ -34,6 +34,7 @@ class DriveTask:
     record: Path
     job: ExportJob
     threads: int | None = None
+    hide_gpus: bool = False  # a drive that reserved no GPU must not use one (Ray shows them all)
 
 
 def outputs(folder: Path) -> dict[str, Path]:
@@ -78,7 +79,22 @@ def _check_reachable(task: DriveTask, host: str) -> None:
         )
 
 
-def run_drive(task: DriveTask, board) -> dict[str, Any]:
+def _prepare(task: DriveTask, host: str) -> PreparedExport:
+    """The drive's export, prepared in its folder (made here; removed again, empty, when
+    the drive cannot start)."""
+    _check_reachable(task, host)
+    made_folder = not task.folder.exists()
+    task.folder.mkdir(exist_ok=True)
+    try:
+        return task.job.prepare()
+    except BaseException:  # also Ctrl-C, or Ray's cancel
+        if made_folder:  # nothing is in it: no empty folder stays
+            with contextlib.suppress(OSError):
+                task.folder.rmdir()
+        raise
+
+
+def run_drive(task: DriveTask, board: Any) -> dict[str, Any]:
     """Export one drive; returns its outcome: ``state`` (``done``, ``failed``, ``stopped``),
     ``frames``, ``elapsed_s``, ``fps``, ``error``, ``kept`` (partial files), ``token`` (this
     attempt's, on the board). Ctrl-C (the inline engine) or Ray's cancel (a KeyboardInterrupt
@@ -89,22 +105,18 @@ def run_drive(task: DriveTask, board) -> dict[str, Any]:
     token = uuid.uuid4().hex
     call("begin", task.drive.name, token, os.getpid(), host)
     outcome: dict[str, Any] = {"token": token, "host": host, "frames": 0}
+    if task.hide_gpus:  # before CUDA starts in this process (it reads this once)
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
     if task.threads is not None:
         import torch
 
         torch.set_num_threads(task.threads)
-    made_folder = False
     try:
-        _check_reachable(task, host)
-        made_folder = not task.folder.exists()
-        task.folder.mkdir(exist_ok=True)
-        prepared = task.job.prepare()
-    except (UserError, Exception) as exc:  # a bug, memory, the system: this drive alone
-        if made_folder:  # this attempt made it and nothing is in it: no empty folder stays
-            with contextlib.suppress(OSError):
-                task.folder.rmdir()
+        prepared = _prepare(task, host)
+    except Exception as exc:  # a bug, memory, the system: this drive alone
         error = one_line(exc) if isinstance(exc, UserError) else unexpected_error(exc)
-        return {**outcome, "state": "failed", "error": error}
+        elapsed = round(time.perf_counter() - started, 3)
+        return {**outcome, "state": "failed", "error": error, "elapsed_s": elapsed}
     partials = [str(p) for p in prepared.partial_files]
     call("started", task.drive.name, token, prepared.total, partials)
     last = [0.0]  # when the board last heard
@@ -117,10 +129,10 @@ def run_drive(task: DriveTask, board) -> dict[str, Any]:
 
     try:
         result = prepared.run(progress)
-    except UserError as exc:
-        return {**outcome, "state": "failed", "error": one_line(exc)}
-    except Exception as exc:
-        return {**outcome, "state": "failed", "error": unexpected_error(exc)}
+    except Exception as exc:  # its error names the partial file it kept
+        error = one_line(exc) if isinstance(exc, UserError) else unexpected_error(exc)
+        elapsed = round(time.perf_counter() - started, 3)
+        return {**outcome, "state": "failed", "error": error, "elapsed_s": elapsed}
     call("update", task.drive.name, token, result.frames)
     elapsed = time.perf_counter() - started
     outcome.update(

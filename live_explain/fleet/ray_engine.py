@@ -16,6 +16,7 @@ import socket
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from live_explain.errors import UserError, one_line
@@ -31,7 +32,7 @@ Outcome = Callable[[DriveTask, dict[str, Any]], None]
 Progress = Callable[[dict[str, dict[str, Any]]], None]
 
 
-def import_ray():
+def import_ray() -> ModuleType:
     try:
         import ray
     except ImportError:
@@ -118,22 +119,30 @@ class RayCluster:
 
     @staticmethod
     def check_resources(cpus: float, gpus: float) -> None:
-        """A drive's resources fit on some node of the cluster: else Ray would wait forever."""
+        """Some node of the cluster can hold one drive (its CPUs and GPUs together): else
+        Ray would wait for such a node forever. (On a cluster that adds nodes on demand,
+        keep one node of the kind the drives need running.)"""
         import ray
 
         nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+        if any(n.get("CPU", 0.0) >= cpus and n.get("GPU", 0.0) >= gpus for n in nodes):
+            return
         most_cpus = max((n.get("CPU", 0.0) for n in nodes), default=0.0)
         most_gpus = max((n.get("GPU", 0.0) for n in nodes), default=0.0)
-        if cpus > most_cpus:
-            raise UserError(
-                f"--cpus-per-drive {cpus:g}: no node of the cluster has that many CPUs "
-                f"(the most is {most_cpus:g})"
-            )
         if gpus > most_gpus:
             raise UserError(
                 f"--gpus-per-drive {gpus:g}: no node of the cluster has "
                 + ("a GPU" if most_gpus == 0 else f"that many GPUs (the most is {most_gpus:g})")
             )
+        if cpus > most_cpus:
+            raise UserError(
+                f"--cpus-per-drive {cpus:g}: no node of the cluster has that many CPUs "
+                f"(the most is {most_cpus:g})"
+            )
+        raise UserError(
+            f"--cpus-per-drive {cpus:g} with --gpus-per-drive {gpus:g}: no node of the "
+            "cluster has both"
+        )
 
 
 def _failure(exc: BaseException, entry: dict[str, Any] | None) -> dict[str, Any]:
@@ -177,51 +186,80 @@ def run_on_ray(
     ``on_progress`` with the board twice a second. Ctrl-C cancels every drive (a running one
     stops after its frame in flight and keeps its partial files), waits for them to close
     their files, gives their outcomes, then raises KeyboardInterrupt."""
-    import ray
+    run = _RayRun(tasks, cpus, gpus, retries, on_outcome)
+    try:
+        while run.pending:
+            run.collect()
+            on_progress(run.snapshot)
+    except KeyboardInterrupt:
+        run.stop()
+        raise
 
-    board = ray.remote(num_cpus=0)(ProgressBoard).remote()
-    remote = ray.remote(run_drive).options(
-        num_cpus=cpus, num_gpus=gpus, max_retries=retries, retry_exceptions=False
-    )
-    refs = {remote.remote(task, board): task for task in tasks}
-    pending = list(refs)
-    snapshot: dict[str, dict[str, Any]] = {}
 
-    def finish(done) -> None:
+class _RayRun:
+    """The drives' tasks in flight, the progress board, and what is left to collect."""
+
+    def __init__(self, tasks, cpus: float, gpus: float, retries: int, on_outcome) -> None:
+        import ray
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        # The board lives beside the batch (on this node) and comes back if its process dies.
+        here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=True)
+        self.board = (
+            ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)(ProgressBoard)
+            .options(scheduling_strategy=here)
+            .remote()
+        )
+        remote = ray.remote(
+            num_cpus=cpus,
+            num_gpus=gpus,
+            max_calls=1 if gpus else 0,  # a GPU drive's worker ends with it (CUDA state)
+            max_retries=retries,
+            retry_exceptions=False,
+        )(run_drive)
+        self.refs = {remote.remote(task, self.board): task for task in tasks}
+        self.pending = list(self.refs)
+        self.snapshot: dict[str, dict[str, Any]] = {}
+        self.on_outcome = on_outcome
+
+    def look(self) -> None:
+        import ray
+
+        with contextlib.suppress(Exception):  # the board restarting: keep the last look
+            self.snapshot = ray.get(self.board.snapshot.remote(), timeout=10)
+
+    def collect(self) -> None:
+        """Wait a moment; record the drives that ended."""
+        import ray
+
+        done, _ = ray.wait(self.pending, num_returns=len(self.pending), timeout=POLL_S)
+        self.look()
         for ref in done:
-            task = refs[ref]
-            entry = snapshot.get(task.drive.name)
+            task = self.refs[ref]
+            entry = self.snapshot.get(task.drive.name)
             try:
                 outcome = ray.get(ref)
             except Exception as exc:  # cancelled; its worker died beyond its retries; ...
                 outcome = _failure(exc, entry)
-            attempt = attempt_of(entry, outcome.pop("token", None))
-            outcome["attempt"] = attempt
-            earlier = [f for f in partials_of(entry) if f not in partials_of(entry, attempt)]
-            outcome["earlier_partials"] = earlier
-            on_outcome(task, outcome)
+            outcome["attempt"] = attempt_of(entry, outcome.pop("token", None))
+            self.on_outcome(task, outcome)
+            self.pending.remove(ref)  # only once its outcome is recorded
 
-    try:
-        while pending:
-            done, pending = ray.wait(pending, num_returns=len(pending), timeout=POLL_S)
-            snapshot = ray.get(board.snapshot.remote())
-            finish(done)
-            on_progress(snapshot)
-    except KeyboardInterrupt:
+    def stop(self) -> None:
+        """Cancel every drive, wait for them to close their files, record them."""
+        import ray
+
         deadline = time.monotonic() + STOP_WAIT_S
         with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C: stop waiting
-            for ref in pending:
+            for ref in self.pending:
                 ray.cancel(ref, force=False)  # a KeyboardInterrupt in the drive's task
-            while pending and time.monotonic() < deadline:
-                done, pending = ray.wait(pending, num_returns=len(pending), timeout=POLL_S)
-                with contextlib.suppress(Exception):
-                    snapshot = ray.get(board.snapshot.remote(), timeout=5)
-                finish(done)
-            everything = [f for entry in snapshot.values() for f in partials_of(entry)]
-            _wait_unlocked(everything, deadline)
-        for ref in pending:
+            while self.pending and time.monotonic() < deadline:
+                self.collect()
+            files = [f for entry in self.snapshot.values() for f in partials_of(entry)]
+            _wait_unlocked(files, deadline)
+        for ref in list(self.pending):
             with contextlib.suppress(Exception):
                 ray.cancel(ref, force=True)
-            entry = snapshot.get(refs[ref].drive.name)
-            on_outcome(refs[ref], _failure(ray.exceptions.TaskCancelledError(), entry))
-        raise
+            entry = self.snapshot.get(self.refs[ref].drive.name)
+            self.on_outcome(self.refs[ref], _failure(ray.exceptions.TaskCancelledError(), entry))
+            self.pending.remove(ref)

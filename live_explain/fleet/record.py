@@ -6,7 +6,8 @@ each drive then gets one line when it ends:
 ``{"record": "drive", "run": ID, "drive": NAME, "source": ..., "state": STATE, ...}`` where
 STATE is ``done``, ``failed`` (with its one-line ``error``), ``skipped`` (done by an earlier
 run with the same settings; its files are there) or ``stopped`` (Ctrl-C: ``kept`` names the
-partial files), with ``frames``, ``attempts``, ``queued_s``, ``elapsed_s`` and ``fps``.
+partial files), with ``frames``, ``attempt`` (Ray retries a drive whose worker died),
+``elapsed_s``, ``fps`` and ``finished_after_s`` (since the drives were submitted).
 The run ends with ``{"record": "end", "run": ID, ...}`` and its counts.
 
 While a run appends, it holds an advisory lock on the file: a second batch into the same
@@ -103,6 +104,7 @@ class BatchRecord:
         try:
             self._file.write(json.dumps(data, separators=(",", ":"), default=str) + "\n")
             self._file.flush()
+            os.fsync(self._file.fileno())  # other nodes read it (a network file system)
         except OSError as exc:  # a full disk
             raise UserError(f"{self.path}: cannot be written ({exc.strerror})") from None
 

@@ -16,6 +16,9 @@ from live_explain.config import Settings, build_detector
 from live_explain.errors import UserError
 
 if TYPE_CHECKING:  # torch comes with these: importing this module costs no torch import
+    import torch
+
+    from live_explain.io.source import FrameSource
     from live_explain.monitor.events import Thresholds
     from live_explain.realtime.results import FrameResult
     from live_explain.sinks.export import ExportResult
@@ -31,7 +34,7 @@ def open_input(
     end_s: float | None = None,
     folder_fps: float = DEFAULT_FOLDER_FPS,
     realtime: bool = False,
-):
+) -> FrameSource:
     """The (not yet started) source that ``spec`` names, with its ``--start``/``--end``
     range (video files only) and a folder's frame rate."""
     from live_explain.io.capture import VideoFileSource
@@ -47,7 +50,7 @@ def open_input(
     return source
 
 
-def default_max_frames(source, max_frames: int | None) -> int | None:
+def default_max_frames(source: FrameSource, max_frames: int | None) -> int | None:
     """``max_frames``, or the default length of a synthetic scene (which never ends)."""
     from live_explain.io.synthetic_source import SyntheticSource
 
@@ -56,7 +59,7 @@ def default_max_frames(source, max_frames: int | None) -> int | None:
     return max_frames
 
 
-def auto_workers(device) -> int:
+def auto_workers(device: torch.device) -> int:
     """Inference workers for ``auto``: two on a CPU with at least two threads (their forward
     passes overlap, each on its share of the cores), one on a GPU (its streams overlap)."""
     import torch
