@@ -5,6 +5,7 @@ Faster R-CNN's figure, ``python -m live_explain.synthetic.evaluate``, is 0.61).
 
     python benchmarks/yolo_synthetic.py [--model yolov8n] [--images 800] [--epochs 20]
         [--imgsz 640] [--out /tmp/live-explain-yolo-synthetic] [--eval-only]
+        [--methods gradcam,hirescam]
 
 The dataset, Ultralytics' run folder and the trained checkpoint go under ``--out`` (never
 into the package: no YOLO weights are bundled). Prints one JSON object: the training time,
@@ -93,6 +94,9 @@ def main() -> int:
     parser.add_argument("--frames-per-seed", type=int, default=5)
     parser.add_argument("--out", type=Path, default=Path("/tmp/live-explain-yolo-synthetic"))
     parser.add_argument("--eval-only", action="store_true", help="evaluate the last training")
+    parser.add_argument(
+        "--methods", default="gradcam", help="comma-separated methods to measure (gradcam)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(torch.get_num_threads())
     figures: dict = {"model": args.model, "images": args.images, "epochs": args.epochs}
@@ -105,14 +109,18 @@ def main() -> int:
         figures["train_s"] = round(seconds, 1)
     model = load_model(args.model, str(checkpoint))
     assert list(model.categories) == list(DRIVING_CLASSES), model.categories
-    result = evaluate(
-        model,
-        EVAL_SEEDS,
-        args.frames_per_seed,
-        torch.device("cpu"),
-        categories=list(model.categories),
-    )
-    figures.update(checkpoint=str(checkpoint), image_size=model.image_size, **result)
+    for method in args.methods.split(","):
+        result = evaluate(
+            model,
+            EVAL_SEEDS,
+            args.frames_per_seed,
+            torch.device("cpu"),
+            method=method,
+            categories=list(model.categories),
+        )
+        figures[f"energy_pointing_{method}"] = result.pop("energy_pointing")
+        figures.update(checkpoint=str(checkpoint), image_size=model.image_size, **result)
+    figures["energy_pointing"] = figures[f"energy_pointing_{args.methods.split(',')[0]}"]
     figures.pop("ap50", None)
     print(json.dumps(figures))
     return 0 if np.isfinite(figures["energy_pointing"]) else 1
