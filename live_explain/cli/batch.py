@@ -9,6 +9,7 @@ from pathlib import Path
 
 from live_explain.cli.monitor_options import add_monitor_options
 from live_explain.cli.options import (
+    add_range_options,
     add_settings_options,
     add_source_options,
     argument_type,
@@ -70,9 +71,7 @@ def add_parser(sub) -> None:
         help="times Ray retries a drive whose worker process died (default: 2)",
     )
     engine.add_argument("--force", action="store_true", help="redo drives already done")
-    seconds = argument_type(non_negative_float)
-    batch.add_argument("--start", type=seconds, metavar="S", help="start of each drive (s)")
-    batch.add_argument("--end", type=seconds, metavar="S", help="end of each drive (s)")
+    add_range_options(batch, "of each drive")
     add_source_options(batch)
     add_settings_options(batch, ("model", "detector", "policy", "style"))
     add_monitor_options(batch)
@@ -109,8 +108,7 @@ def run(args: argparse.Namespace) -> int:
     from live_explain.fleet.batch import BatchOptions, run_batch
 
     args.input, args.log, args.report, args.workers = "", None, None, None
-    template = job_from(args)
-    template.check_faithfulness()  # once here, not in every drive
+    template = job_from(args)  # checked once, before any drive, by run_batch
     options = BatchOptions(
         outdir=args.output,
         job=template,

@@ -12,11 +12,10 @@ from live_explain.cli.monitor_options import (
     faithfulness_methods,
 )
 from live_explain.cli.options import (
+    add_range_options,
     add_settings_options,
     add_source_options,
     add_workers_option,
-    argument_type,
-    non_negative_float,
     settings_from,
 )
 
@@ -30,9 +29,7 @@ def add_parser(sub) -> None:
     export.add_argument("-o", "--output", required=True, type=Path, metavar="OUT.mp4")
     export.add_argument("--log", type=Path, metavar="OUT.jsonl", help="per-frame JSONL log")
     export.add_argument("--report", type=Path, metavar="OUT.html", help="HTML drive report")
-    seconds = argument_type(non_negative_float)
-    export.add_argument("--start", type=seconds, metavar="S", help="start (seconds)")
-    export.add_argument("--end", type=seconds, metavar="S", help="end (seconds)")
+    add_range_options(export)
     add_source_options(export)
     add_settings_options(export, ("model", "detector", "policy", "style"))
     add_workers_option(export)

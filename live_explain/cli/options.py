@@ -104,6 +104,14 @@ def add_source_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_range_options(parser: argparse.ArgumentParser, of: str = "") -> None:
+    """``--start`` and ``--end`` (seconds) of a video file."""
+    seconds = argument_type(non_negative_float)
+    what = f" {of}" if of else ""
+    parser.add_argument("--start", type=seconds, metavar="S", help=f"start{what} (seconds)")
+    parser.add_argument("--end", type=seconds, metavar="S", help=f"end{what} (seconds)")
+
+
 def add_workers_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workers",
