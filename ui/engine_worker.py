@@ -35,6 +35,7 @@ from live_explain.io.source import FrameSource, SourceState
 from live_explain.monitor.frame_monitor import FrameMonitor
 from live_explain.realtime.pipeline import Pipeline
 from live_explain.realtime.results import FrameResult
+from live_explain.realtime.track_memory import TrackMemory
 from live_explain.sinks.recorder import FeedRecorder
 from live_explain.ui.feed_recording import FeedRecording
 from live_explain.ui.frame_update import (
@@ -112,6 +113,7 @@ class EngineWorker(FeedRecording, LivePlayback, SettingsGuard, QThread):
         self._stopping = False
         self._pipeline: Pipeline | None = None
         self._monitor = FrameMonitor()  # events for the timeline strip
+        self._track_memory = TrackMemory()  # a replay's ids, across steps, seeks and settings
         self._recorder: FeedRecorder | None = None
         self._source_kind = "source"  # what a recording's sidecar says it recorded
         self._live_source: FrameSource | None = None
@@ -218,7 +220,10 @@ class EngineWorker(FeedRecording, LivePlayback, SettingsGuard, QThread):
                     raise
 
     def _new_pipeline(self, source: FrameSource | None) -> Pipeline:
-        return make_pipeline(source, self.loaded, self.settings)
+        pipeline = make_pipeline(source, self.loaded, self.settings, burn_labels=False)
+        if source is None:  # a replay shows frames again: its objects keep their ids
+            pipeline.track_memory = self._track_memory
+        return pipeline
 
     # -- replay -----------------------------------------------------------------------------
     def _replay(self, reader: ReplayReader) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from PyQt6.QtCore import Qt, QThread, pyqtSignal
+from PyQt6.QtCore import Qt, QThread, QTimer, pyqtSignal
 from PyQt6.QtGui import QImage
 from PyQt6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 from torch import nn
@@ -33,7 +33,8 @@ MIN_INTERVAL_S = 0.5  # between two inspections of the live frame
 
 @dataclass(frozen=True)
 class LayerPictures:
-    """Grids (BGR uint8) for one layer on one frame."""
+    """Grids (BGR uint8) for one layer on one frame (``frame_index`` from 0; shown from 1,
+    as the transport counts)."""
 
     layer: str
     frame_index: int
@@ -140,6 +141,10 @@ class LayerInspector(QWidget):
         self._last_request = 0.0
         self._last_key: tuple[int, str] | None = None
         self._error: str | None = None
+        self._pending: tuple[LoadedModel, np.ndarray, int, str] | None = None
+        self._later = QTimer(self)
+        self._later.setSingleShot(True)
+        self._later.timeout.connect(self._pending_now)
 
     def offer(self, loaded: LoadedModel | None, image: np.ndarray, index: int, layer: str) -> None:
         """A new frame is on screen; inspect it if the dock shows and it is time."""
@@ -148,12 +153,26 @@ class LayerInspector(QWidget):
         now = time.monotonic()
         key = (index, layer)
         layer_changed = self._last_key is None or self._last_key[1] != layer
-        if key == self._last_key or (
-            now - self._last_request < MIN_INTERVAL_S and not layer_changed
-        ):
+        if key == self._last_key:
             return
-        self._last_request, self._last_key = now, key
+        if now - self._last_request < MIN_INTERVAL_S and not layer_changed:
+            # too soon: this frame is looked at when it is time, unless a newer one comes
+            # first, so a paused frame is never left showing an older frame's maps
+            self._pending = (loaded, image, index, layer)
+            wait_ms = int((self._last_request + MIN_INTERVAL_S - now) * 1000) + 1
+            self._later.start(max(wait_ms, 1))
+            return
+        self._request(loaded, image, index, layer)
+
+    def _request(self, loaded: LoadedModel, image: np.ndarray, index: int, layer: str) -> None:
+        self._later.stop()
+        self._pending = None
+        self._last_request, self._last_key = time.monotonic(), (index, layer)
         self.worker.request(loaded, image, index, layer)
+
+    def _pending_now(self) -> None:
+        if self._pending is not None and self.isVisible():
+            self._request(*self._pending)
 
     def close_worker(self) -> None:
         self.worker.stop()
@@ -162,7 +181,7 @@ class LayerInspector(QWidget):
     def _show(self, pictures: LayerPictures) -> None:
         self.pictures = pictures
         self._error = None
-        self.caption.setText(f"layer <b>{pictures.layer}</b> on frame {pictures.frame_index}")
+        self.caption.setText(f"layer <b>{pictures.layer}</b> on frame {pictures.frame_index + 1}")
         self.feature_pane.set_image(bgr_to_qimage(pictures.feature_maps))
         patches = pictures.top_patches
         self.patch_pane.set_image(QImage() if patches is None else bgr_to_qimage(patches))

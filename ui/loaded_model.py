@@ -101,7 +101,13 @@ def make_detector(loaded: LoadedModel, settings: Settings) -> Detector:
     return build_detector(usable_settings(loaded, settings), loaded.copy_model())
 
 
-def make_pipeline(source: FrameSource | None, loaded: LoadedModel, settings: Settings) -> Pipeline:
+def make_pipeline(
+    source: FrameSource | None, loaded: LoadedModel, settings: Settings, *, burn_labels: bool = True
+) -> Pipeline:
     """A pipeline on its own copy of the model, as ``settings`` say (``source=None``:
-    frames are handed to ``Pipeline.process``)."""
-    return Pipeline.from_settings(source, usable_settings(loaded, settings), loaded.copy_model())
+    frames are handed to ``Pipeline.process``). ``burn_labels=False``: the overlay has the
+    heatmaps only, the window draws boxes and labels at screen resolution."""
+    usable = usable_settings(loaded, settings)
+    if not burn_labels:
+        usable = usable.replace(boxes=False)
+    return Pipeline.from_settings(source, usable, loaded.copy_model())

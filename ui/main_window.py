@@ -29,12 +29,14 @@ from live_explain.errors import UserError
 from live_explain.io.source import SourceState
 from live_explain.model.detector import resolve_device
 from live_explain.sinks.recorder import RECORDINGS_DIR
+from live_explain.ui.box_labels import map_freshness
 from live_explain.ui.empty_state import EmptyState
 from live_explain.ui.engine_worker import EngineWorker
 from live_explain.ui.event_strip import EventStrip
 from live_explain.ui.export_dialog import ExportDialog
 from live_explain.ui.focused_keys import FocusedWidgetKeys
 from live_explain.ui.frame_update import FrameUpdate, SourceInfo
+from live_explain.ui.heat_legend import legend_title
 from live_explain.ui.loaded_model import LoadedModel
 from live_explain.ui.notices import NoticeArea
 from live_explain.ui.settings import AppSettings
@@ -339,6 +341,7 @@ class MainWindow(WindowOutputs, WindowMenus, QMainWindow):
         except UserError:
             device = self.explain.device
         model = self.loaded.shown_name if self.loaded else f"{self.explain.model} (loading)"
+        self.view.legend = (self.explain.colormap, legend_title(self.explain))
         self.view.set_hud(
             Hud(
                 fps=update.fps if update else 0.0,
@@ -348,6 +351,7 @@ class MainWindow(WindowOutputs, WindowMenus, QMainWindow):
                 dropped=update.result.dropped if update else 0,
                 state=self._state,
                 paused=update is not None and not self.playing,
+                maps=map_freshness(update),
             )
         )
 

@@ -13,7 +13,10 @@ from PyQt6.QtCore import QPointF, QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QFont, QImage, QMouseEvent, QPainter, QPen
 from PyQt6.QtWidgets import QToolTip, QWidget
 
+from live_explain.render.label_layout import LabelSpot
+from live_explain.ui.box_labels import paint_boxes
 from live_explain.ui.frame_update import FrameUpdate
+from live_explain.ui.heat_legend import paint_legend
 from live_explain.ui.images import ImagePane, bgr_to_qimage
 
 PLACEHOLDER = ""  # before a source, the window's empty state offers what to open
@@ -30,15 +33,16 @@ class Hud:
     dropped: int = 0
     state: str = ""
     paused: bool = False  # then no frame rate: it would be the last one, gone stale
+    maps: str = ""  # how many maps are fresh and how many reused
 
     def lines(self) -> list[str]:
         if self.paused:
-            first = f"⏸ paused (Space plays)   latency {self.latency_ms:4.0f} ms"
+            first = f"PAUSED (Space plays)   latency {self.latency_ms:4.0f} ms"
         else:
             first = (
                 f"{self.fps:5.1f} fps   latency {self.latency_ms:4.0f} ms   dropped {self.dropped}"
             )
-        return [first, f"{self.model} on {self.device}"]
+        return [first, f"{self.model} on {self.device}", *([self.maps] if self.maps else [])]
 
 
 class VideoView(ImagePane):
@@ -55,10 +59,16 @@ class VideoView(ImagePane):
         self.hud = Hud()
         self.selected: int | None = None
         self.hovered: int | None = None  # row under the mouse
+        self.mouse: QPointF | None = None  # where the mouse is over the video
+        self.label_spots: list[LabelSpot] = []  # where the last paint put the box labels
+        self.legend: tuple[str, str] = ("turbo", "")  # colormap, title (set by the window)
+        self.legend_rect = QRectF()  # where the last paint put the legend (empty: none)
 
     def show_update(self, update: FrameUpdate) -> None:
         self.update_shown = update
         self.set_image(bgr_to_qimage(update.result.overlay))
+        # the boxes moved under a still mouse: the outline follows what is under it now
+        self.hovered = None if self.mouse is None else self.detection_at(self.mouse)
 
     def set_hud(self, hud: Hud) -> None:
         self.hud = hud
@@ -119,7 +129,8 @@ class VideoView(ImagePane):
 
     # -- mouse ------------------------------------------------------------------------------
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
-        row = self.detection_at(event.position())
+        self.mouse = event.position()
+        row = self.detection_at(self.mouse)
         if row != self.hovered:
             self.hovered = row
             self.update()
@@ -130,7 +141,7 @@ class VideoView(ImagePane):
         super().mouseMoveEvent(event)
 
     def leaveEvent(self, event) -> None:
-        self.hovered = None
+        self.hovered, self.mouse = None, None
         self.update()
         super().leaveEvent(event)
 
@@ -144,10 +155,19 @@ class VideoView(ImagePane):
     # -- painting ---------------------------------------------------------------------------
     def paint_over(self, painter: QPainter) -> None:
         update, row = self.update_shown, self.hovered
+        if update is not None and len(update.detections):
+            rects = [self.to_widget(box) for box in update.detections.boxes]
+            self.label_spots = paint_boxes(painter, update, rects, self.image_rect(), self.selected)
+        else:
+            self.label_spots = []
         if update is not None and row is not None and row < len(update.detections):
             pen = QPen(QColor(255, 255, 255), 1.5, Qt.PenStyle.DashLine)
             painter.setPen(pen)
             painter.drawRect(self.to_widget(update.detections.boxes[row]))
+        self.legend_rect = QRectF()
+        if update is not None and update.detections.heatmaps is not None and len(update.detections):
+            colormap, title = self.legend
+            self.legend_rect = paint_legend(painter, self.image_rect(), colormap, title)
         self._paint_hud(painter)
 
     def _paint_hud(self, painter: QPainter) -> None:

@@ -52,6 +52,7 @@ from live_explain.realtime.threads import (
     get_unless_stopped,
     put_unless_stopped,
 )
+from live_explain.realtime.track_memory import TrackMemory
 from live_explain.realtime.tracking import IoUTracker
 from live_explain.render.overlay import RenderStyle, draw_detections
 
@@ -115,6 +116,7 @@ class Pipeline:
         self.threaded = threaded
         self.map_side = map_side  # None: maps at the frame's size
         self.tracker = IoUTracker()
+        self.track_memory: TrackMemory | None = None  # a replay's: ids kept on revisits
         self.cuts = SceneCutDetector()
         self.io = DeviceIO(detector.device)
         self._pending: dict = {}
@@ -158,6 +160,8 @@ class Pipeline:
     def reset(self) -> None:
         """Forget tracks, maps and the last frame (after a seek)."""
         self.tracker.reset()
+        if self.track_memory is not None:
+            self.track_memory.tracker_reset()
         self.cache.reset()
         self.cuts.reset()
 
@@ -333,6 +337,8 @@ class Pipeline:
                 in_order()
             scene_cut = self.cuts(frame.image)
             ids = self.tracker.update(boxes, labels, scores)
+            if self.track_memory is not None:
+                ids = self.track_memory.relabel(frame.index, boxes, labels, ids)
             seen = Seen(ids, boxes, labels, scores, frame.index, scene_cut)
             maps, refreshed = compose_maps(self.cache, step, seen, map_size, frame.size, timer)
             readback = None

@@ -1,7 +1,8 @@
 """Heatmap colouring and blending as tensor ops, on the device the maps live on.
 
 The same arithmetic as :func:`live_explain.render.overlay.heat_layer` + :func:`blend_heat` (OpenCV's
-colormaps as a 256-entry lookup table, ``round(image * (1 - a) + colour * a)``), so on a GPU
+colormaps as a 256-entry lookup table, ``round(image * (1 - a) + colour * a)`` with the
+opacity ``a`` following the heat), so on a GPU
 the frame never leaves the device between inference and the final readback. Boxes and text
 are drawn afterwards with OpenCV on the host.
 """
@@ -13,7 +14,7 @@ import numpy as np
 import torch
 
 from live_explain.explain.align import frame_region
-from live_explain.render.overlay import COLORMAPS, box_pixels
+from live_explain.render.overlay import COLORMAPS, HEAT_FULL, box_pixels
 
 _LUTS: dict[tuple[str, torch.device], torch.Tensor] = {}
 
@@ -66,7 +67,8 @@ def blend_heat_tensor(
             defined[y0:y1, x0:x1] = True
     levels = (heat.float() * 255.0 + 0.5).clamp_(0, 255).to(torch.uint8)
     coloured = colormap_lut(colormap, image.device)[levels.long()]
-    blended = image.float() * (1.0 - alpha) + coloured.float() * alpha
+    weight = (heat.float().clamp(max=HEAT_FULL) * (alpha / HEAT_FULL))[..., None]
+    blended = image.float() * (1.0 - weight) + coloured.float() * weight
     blended = blended.add_(0.5).floor_().clamp_(0, 255).to(torch.uint8)
     if defined is None:
         return blended

@@ -11,12 +11,14 @@ import torch
 
 from live_explain.explain.align import frame_region
 from live_explain.model.detector import Detections
+from live_explain.render.label_layout import place_labels
 
 COLORMAPS = {
     "turbo": cv2.COLORMAP_TURBO,
     "jet": cv2.COLORMAP_JET,
     "inferno": cv2.COLORMAP_INFERNO,
 }
+HEAT_FULL = 0.6  # heat from which a map is drawn at the chosen opacity; cooler is fainter
 
 
 @dataclass(frozen=True)
@@ -67,19 +69,27 @@ def map_region(heatmap: np.ndarray, size: tuple[int, int], bounds) -> np.ndarray
     return region.numpy()
 
 
-def blend_heat(image_bgr: np.ndarray, heat: np.ndarray, colormap: str, alpha: float) -> np.ndarray:
-    """``image`` with ``colormap(heat)`` blended at opacity ``alpha`` where heat is defined."""
-    defined = ~np.isnan(heat)
-    if not defined.any():
-        return image_bgr.copy()
+def heat_opacity(heat: np.ndarray, alpha: float) -> np.ndarray:
+    """Per-pixel opacity (H, W) float32: ``alpha`` where the heat is at least
+    :data:`HEAT_FULL`, fainter below, none where it is cold (or NaN: no map there), so cold
+    areas leave the frame as it is."""
+    level = np.minimum(np.nan_to_num(heat, nan=0.0), HEAT_FULL).astype(np.float32)
+    return level * np.float32(alpha / HEAT_FULL)
+
+
+def _mix(image_bgr: np.ndarray, heat: np.ndarray, colormap: str, alpha: float) -> np.ndarray:
     levels = (np.nan_to_num(heat, nan=0.0) * 255.0 + 0.5).astype(np.uint8)
     coloured = cv2.applyColorMap(levels, COLORMAPS[colormap])
-    blended = cv2.addWeighted(image_bgr, 1.0 - alpha, coloured, alpha, 0.0)
-    if defined.all():
-        return blended
-    out = image_bgr.copy()
-    out[defined] = blended[defined]
-    return out
+    weight = heat_opacity(heat, alpha)
+    return cv2.blendLinear(coloured, image_bgr, weight, np.float32(1.0) - weight)
+
+
+def blend_heat(image_bgr: np.ndarray, heat: np.ndarray, colormap: str, alpha: float) -> np.ndarray:
+    """``image`` with ``colormap(heat)`` blended in where heat is defined, at an opacity that
+    follows the heat (:func:`heat_opacity`)."""
+    if np.isnan(heat).all():
+        return image_bgr.copy()
+    return _mix(image_bgr, heat, colormap, alpha)
 
 
 def blend_boxes(
@@ -95,10 +105,8 @@ def blend_boxes(
     for index in np.argsort(detections.scores, kind="stable"):  # best drawn last
         x0, y0, x1, y1 = bounds = box_pixels(detections.boxes[index], width, height)
         heat = map_region(detections.heatmaps[index], (width, height), bounds)
-        levels = (heat * 255.0 + 0.5).astype(np.uint8)
-        coloured = cv2.applyColorMap(levels, COLORMAPS[colormap])
-        original = image_bgr[y0:y1, x0:x1]
-        canvas[y0:y1, x0:x1] = cv2.addWeighted(original, 1.0 - alpha, coloured, alpha, 0.0)
+        original = np.ascontiguousarray(image_bgr[y0:y1, x0:x1])
+        canvas[y0:y1, x0:x1] = _mix(original, heat, colormap, alpha)
     return canvas
 
 
@@ -121,33 +129,44 @@ def draw_detections(
         canvas = image_bgr.copy()
     if not style.boxes:
         return canvas
+    _draw_boxes(canvas, detections, chosen)
+    return canvas
+
+
+def label_text(detections: Detections, row: int) -> str:
+    """A box's label: class, track id (when tracked) and score."""
+    tracks = detections.track_ids
+    track = f" #{tracks[row]}" if tracks is not None else ""
+    return f"{detections.names[row]}{track} {float(detections.scores[row]):.2f}"
+
+
+def _draw_boxes(canvas: np.ndarray, detections: Detections, chosen: int | None) -> None:
+    """Boxes and their labels, placed by :func:`place_labels` clear of each other."""
+    height, width = canvas.shape[:2]
     scale = max(0.4, min(width, height) / 900.0)
     thickness = max(1, round(scale * 2))
-    tracks = detections.track_ids
-    for row, (box, label, name, score) in enumerate(
-        zip(detections.boxes, detections.labels, detections.names, detections.scores, strict=True)
-    ):
-        colour = class_colour(int(label))
-        x0, y0, x1, y1 = box_pixels(box, width, height)
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    texts = [label_text(detections, row) for row in range(len(detections))]
+    metrics = [cv2.getTextSize(text, font, scale, thickness) for text in texts]
+    sizes = [(tw + 4, th + base + 4) for (tw, th), base in metrics]
+    bounds = [box_pixels(box, width, height) for box in detections.boxes]
+    spots = place_labels(np.array(bounds, np.float64), sizes, (width, height), detections.scores)
+    for row, (x0, y0, x1, y1) in enumerate(bounds):
+        colour = class_colour(int(detections.labels[row]))
         line = thickness * 2 if row == chosen else thickness
         cv2.rectangle(canvas, (x0, y0), (x1 - 1, y1 - 1), colour, line, cv2.LINE_AA)
-        track = f" #{tracks[row]}" if tracks is not None else ""
-        text = f"{name}{track} {score:.2f}"
-        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
-        top = y0 - th - base - 4
-        ty = y0 - base - 2 if top >= 0 else y0 + th + 2
-        cv2.rectangle(canvas, (x0, ty - th - 2), (x0 + tw + 4, ty + base), colour, -1)
+    for row, spot in enumerate(spots):
+        colour = class_colour(int(detections.labels[row]))
+        lx0, ly0, lx1, ly1 = (round(v) for v in spot.rect)
+        if spot.detached:  # a thin line from the label to its box's nearest corner
+            x0, y0, x1, y1 = bounds[row]
+            corner = (x0, y0) if ly1 <= y0 else (x0, y1 - 1)
+            cv2.line(canvas, ((lx0 + lx1) // 2, ly1 if ly1 <= y0 else ly0), corner, colour, 1)
+        cv2.rectangle(canvas, (lx0, ly0), (lx1 - 1, ly1 - 1), colour, -1)
+        baseline = ly0 + 2 + metrics[row][0][1]
         cv2.putText(
-            canvas,
-            text,
-            (x0 + 2, ty),
-            cv2.FONT_HERSHEY_SIMPLEX,
-            scale,
-            (0, 0, 0),
-            thickness,
-            cv2.LINE_AA,
+            canvas, texts[row], (lx0 + 2, baseline), font, scale, (0, 0, 0), thickness, cv2.LINE_AA
         )
-    return canvas
 
 
 def selected_index(detections: Detections, selected: int | None) -> int | None:
@@ -172,3 +191,9 @@ def box_pixels(box: np.ndarray, width: int, height: int) -> tuple[int, int, int,
     x1 = int(np.clip(np.ceil(box[2]), x0 + 1, width))
     y1 = int(np.clip(np.ceil(box[3]), y0 + 1, height))
     return x0, y0, x1, y1
+
+
+def colormap_colours(name: str) -> np.ndarray:
+    """(256, 3) uint8 BGR: the colour of each heat level 0..255 under colormap ``name``."""
+    levels = np.arange(256, dtype=np.uint8)[:, None]
+    return cv2.applyColorMap(levels, COLORMAPS[name])[:, 0, :]

@@ -1,0 +1,106 @@
+"""Boxes and their labels on the video, drawn at screen resolution.
+
+The engine's overlay holds the heatmaps only; the boxes and labels are painted here in the
+widget's own pixels, so the text stays sharp and readable at any window size. Labels are placed
+by :func:`~live_explain.render.label_layout.place_labels` (the layout an export burns in),
+clear of each other and of small boxes; a label moved away from its box gets a thin line to it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PyQt6.QtCore import QPointF, QRectF, Qt
+from PyQt6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPen
+
+from live_explain.render.label_layout import LabelSpot, place_labels
+from live_explain.render.overlay import class_colour
+from live_explain.ui.frame_update import FrameUpdate
+
+LABEL_POINTS = 9.0  # label text size, whatever the frame's resolution
+
+
+def label_texts(update: FrameUpdate) -> list[str]:
+    """Class, the id shown (track id), score; a reused map is marked with ↺."""
+    dets = update.detections
+    tracked = dets.track_ids is not None
+    texts = []
+    for row in range(len(dets)):
+        track = f" #{update.selection_keys[row]}" if tracked else ""
+        reused = (
+            dets.refreshed is not None and dets.heatmaps is not None and not dets.refreshed[row]
+        )
+        texts.append(
+            f"{dets.names[row]}{track} {float(dets.scores[row]):.2f}{' ↺' if reused else ''}"
+        )
+    return texts
+
+
+def map_freshness(update: FrameUpdate | None) -> str:
+    """How many of the frame's maps were computed on it and how many were reused (↺) from
+    the frames before, as the engine's refresh policy decided."""
+    dets = None if update is None else update.detections
+    if dets is None or dets.heatmaps is None or dets.refreshed is None or not len(dets):
+        return ""
+    fresh = int(np.count_nonzero(dets.refreshed))
+    return f"maps: {fresh} fresh, {len(dets) - fresh} reused (↺)"
+
+
+def layout_labels(
+    update: FrameUpdate, rects: list[QRectF], area: QRectF, metrics: QFontMetricsF
+) -> list[LabelSpot]:
+    """Where each label goes, in widget coordinates inside ``area`` (the image's rect)."""
+    texts = label_texts(update)
+    pad = 3.0
+    sizes = [(metrics.horizontalAdvance(text) + 2 * pad, metrics.height() + pad) for text in texts]
+    boxes = np.array(
+        [
+            [
+                r.left() - area.left(),
+                r.top() - area.top(),
+                r.right() - area.left(),
+                r.bottom() - area.top(),
+            ]
+            for r in rects
+        ],
+        np.float64,
+    ).reshape(-1, 4)
+    spots = place_labels(boxes, sizes, (area.width(), area.height()), update.detections.scores)
+    dx, dy = area.left(), area.top()
+    return [
+        LabelSpot((s.rect[0] + dx, s.rect[1] + dy, s.rect[2] + dx, s.rect[3] + dy), s.detached)
+        for s in spots
+    ]
+
+
+def paint_boxes(
+    painter: QPainter, update: FrameUpdate, rects: list[QRectF], area: QRectF, selected: int | None
+) -> list[LabelSpot]:
+    """Boxes and labels of ``update`` (its boxes at ``rects``); returns the label spots."""
+    font = QFont(painter.font())
+    font.setPointSizeF(LABEL_POINTS)
+    font.setBold(True)
+    painter.setFont(font)
+    spots = layout_labels(update, rects, area, QFontMetricsF(font))
+    texts = label_texts(update)
+    dets = update.detections
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    for row, rect in enumerate(rects):
+        b, g, r = class_colour(int(dets.labels[row]))
+        chosen = selected is not None and update.selection_keys[row] == selected
+        painter.setPen(QPen(QColor(r, g, b), 3.0 if chosen else 1.5))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRect(rect)
+    for row, spot in enumerate(spots):
+        b, g, r = class_colour(int(dets.labels[row]))
+        colour = QColor(r, g, b)
+        label = QRectF(QPointF(spot.rect[0], spot.rect[1]), QPointF(spot.rect[2], spot.rect[3]))
+        if spot.detached:
+            box = rects[row]
+            above = label.bottom() <= box.top()
+            start = QPointF(label.center().x(), label.bottom() if above else label.top())
+            painter.setPen(QPen(colour, 1.0))
+            painter.drawLine(start, box.topLeft() if above else box.bottomLeft())
+        painter.fillRect(label, colour)
+        painter.setPen(QColor(0, 0, 0))
+        painter.drawText(label, Qt.AlignmentFlag.AlignCenter, texts[row])
+    return spots
