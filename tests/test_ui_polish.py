@@ -208,3 +208,66 @@ def test_the_hover_outline_follows_the_boxes_under_a_still_mouse(qtbot, window, 
     qtbot.mouseMove(view, QPoint(1, 1))
     view.leaveEvent(None)
     assert view.hovered is None and view.mouse is None
+
+
+def test_track_history_plots_the_selected_track_and_a_click_seeks_there(
+    qtbot, window, sample_drive
+):
+    first = shown(qtbot, window, lambda: window.open_source(str(sample_drive), False))
+    for _ in range(8):
+        shown(qtbot, window, lambda: qtbot.keyClick(window, Qt.Key.Key_Right))
+    key = window.last_update.selection_keys[0]
+    window.select_detection(key)
+    qtbot.keyClick(window, Qt.Key.Key_H)  # the Track history dock comes to the front
+    qtbot.waitUntil(window.history.isVisible, timeout=WAIT_MS)
+    points = window.history.plot.points
+    assert len(points) >= 5 and all(p.frame >= first.position for p in points)
+    scores = [p.score for p in points]
+    attention = [p.attention for p in points]
+    assert len(set(scores)) > 1 and None not in attention  # a real line: not flat, not empty
+    assert f"#{key}</b>" in window.history.caption.text()
+    assert window.history.plot.position == window.last_update.position
+    target = points[2].frame
+    x = window.history.plot.x_of(target)
+    y = window.history.plot.plot_rect().center().y()
+    plot = window.history.plot
+    qtbot.mouseClick(plot, Qt.MouseButton.LeftButton, pos=QPoint(round(x), round(y)))
+    qtbot.waitUntil(lambda: window.last_update.position == target, timeout=WAIT_MS)
+
+
+def test_compare_view_shows_two_methods_maps_of_one_detection(qtbot, window, sample_drive):
+    shown(qtbot, window, lambda: window.open_source(str(sample_drive), False))
+    window.seek(CROWDED)
+    qtbot.waitUntil(lambda: window.last_update.position == CROWDED, timeout=WAIT_MS)
+    update = window.last_update
+    # the truck that Grad-CAM explains by its context: the two methods disagree most there
+    key = update.selection_keys[int(np.argmax([(b[2] - b[0]) for b in update.detections.boxes]))]
+    window.select_detection(key)
+    qtbot.keyClick(window, Qt.Key.Key_C)
+    compare = window.compare
+    qtbot.waitUntil(compare.isVisible, timeout=WAIT_MS)
+    assert [m.currentData() for m in compare.methods] == ["gradcam", "hirescam"]
+    qtbot.waitUntil(lambda: compare.frame == CROWDED and len(compare.sides) == 2, timeout=WAIT_MS)
+    grad, hires = compare.sides
+    assert grad.picture is not None and hires.picture is not None
+    assert grad.title.startswith("Grad-CAM") and hires.title.startswith("HiResCAM")
+    row = update.selection_keys.index(key)
+    assert grad.score == pytest.approx(float(update.detections.scores[row]), abs=1e-4)
+    assert grad.score == pytest.approx(hires.score, abs=1e-4)  # one detection, two maps
+    assert not np.array_equal(grad.picture, hires.picture)
+    assert grad.attention != pytest.approx(hires.attention, abs=0.02)
+    # the Grad-CAM side is the map the main view shows for that detection
+    assert grad.attention == pytest.approx(update.attention[row], abs=0.02)
+    assert "attention in box" in compare.captions[0].text()
+    compare.methods[1].setCurrentIndex(compare.methods[1].findData("eigencam"))
+    qtbot.waitUntil(lambda: compare.sides[1].title.startswith("EigenCAM"), timeout=WAIT_MS)
+
+
+def test_a_note_says_when_the_demo_detector_runs_on_real_footage(qtbot, window, sample_drive):
+    from conftest import CLIP
+
+    shown(qtbot, window, lambda: window.open_source(str(sample_drive), False))
+    assert not [m for m in window.notices.shown() if "real footage" in m[1]]  # synthetic
+    shown(qtbot, window, lambda: window.open_source(str(CLIP), False))
+    notes = [m for m in window.notices.shown() if "real footage" in m[1]]
+    assert len(notes) == 1 and notes[0][0] == "info"

@@ -7,18 +7,16 @@ busy and hooked), at most a few times a second and only while the dock is visibl
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from PyQt6.QtCore import Qt, QThread, QTimer, pyqtSignal
+from PyQt6.QtCore import Qt, QTimer
 from PyQt6.QtGui import QImage
 from PyQt6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 from torch import nn
 
-from live_explain.errors import UserError
 from live_explain.explain.features import (
     capture_layer,
     feature_map_grid,
@@ -26,6 +24,7 @@ from live_explain.explain.features import (
     top_patches,
 )
 from live_explain.ui.images import ImagePane, bgr_to_qimage
+from live_explain.ui.latest_worker import LatestWorker
 from live_explain.ui.loaded_model import LoadedModel
 
 MIN_INTERVAL_S = 0.5  # between two inspections of the live frame
@@ -43,47 +42,19 @@ class LayerPictures:
     filters: np.ndarray
 
 
-class InspectorWorker(QThread):
+class InspectorWorker(LatestWorker):
     """Computes :class:`LayerPictures` for the newest request; older ones are skipped."""
 
-    pictures_ready = pyqtSignal(object)  # LayerPictures
-    failed = pyqtSignal(str)
+    name = "layer inspector"
 
     def __init__(self) -> None:
         super().__init__()
-        self.setObjectName("live-explain-inspector")
-        self._wake = threading.Condition()
-        self._request: tuple[LoadedModel, np.ndarray, int, str] | None = None
-        self._stopping = False
         self._model_of: LoadedModel | None = None
         self._model: nn.Module | None = None
         self._filters: np.ndarray | None = None
 
-    def request(self, loaded: LoadedModel, image: np.ndarray, frame_index: int, layer: str) -> None:
-        with self._wake:
-            self._request = (loaded, image, frame_index, layer)
-            self._wake.notify()
-
-    def stop(self) -> None:
-        with self._wake:
-            self._stopping = True
-            self._wake.notify()
-
-    def run(self) -> None:
-        while True:
-            with self._wake:
-                while self._request is None and not self._stopping:
-                    self._wake.wait()
-                if self._stopping:
-                    return
-                request, self._request = self._request, None
-            loaded, image, frame_index, layer = request
-            try:
-                self.pictures_ready.emit(self._inspect(loaded, image, frame_index, layer))
-            except UserError as exc:
-                self.failed.emit(str(exc))
-            except Exception as exc:
-                self.failed.emit(f"layer inspector: {type(exc).__name__}: {exc}")
+    def compute(self, loaded, image, frame_index, layer) -> LayerPictures:
+        return self._inspect(loaded, image, frame_index, layer)
 
     def _inspect(
         self, loaded: LoadedModel, image: np.ndarray, frame_index: int, layer: str
@@ -134,7 +105,7 @@ class LayerInspector(QWidget):
         layout.addWidget(self.caption)
         layout.addLayout(row, 1)
         self.worker = InspectorWorker()
-        self.worker.pictures_ready.connect(self._show)
+        self.worker.ready.connect(self._show)
         self.worker.failed.connect(self._failed)
         self.worker.start()
         self.pictures: LayerPictures | None = None

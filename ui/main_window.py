@@ -44,6 +44,7 @@ from live_explain.ui.transport import Transport
 from live_explain.ui.video_view import Hud, VideoView
 from live_explain.ui.window_menus import WindowMenus
 from live_explain.ui.window_outputs import WindowOutputs
+from live_explain.ui.window_views import WindowViews
 
 DEFAULT_SIZE = (1400, 880)
 # The engine is restarted after an error at most this often within RESTART_WINDOW_S; a
@@ -52,7 +53,7 @@ RESTARTS_AT_MOST = 3
 RESTART_WINDOW_S = 60.0
 
 
-class MainWindow(WindowOutputs, WindowMenus, QMainWindow):
+class MainWindow(WindowOutputs, WindowViews, WindowMenus, QMainWindow):
     """``loaded``: an already loaded model (else the first source loads ``settings.model``).
 
     ``frame_shown(count)`` fires after each painted frame; ``source_state(state)`` when the
@@ -151,6 +152,7 @@ class MainWindow(WindowOutputs, WindowMenus, QMainWindow):
         self.close_source()
         self.empty_state.hide()
         self.notices.clear_for_new_source()
+        self._views_new_source()
         self.view.clear()
         self.table.setRowCount(0)
         self.source_info = None
@@ -223,6 +225,7 @@ class MainWindow(WindowOutputs, WindowMenus, QMainWindow):
         self._show_hud()
         layer = self.explain.layer or (self.loaded.default_layer if self.loaded else "backbone")
         self.inspector.offer(self.loaded, update.result.frame.image, update.position, layer)
+        self._views_show(update)
         self.frames_shown += 1
         self.frame_shown.emit(self.frames_shown)
 
@@ -316,14 +319,7 @@ class MainWindow(WindowOutputs, WindowMenus, QMainWindow):
         self._show_hud()
 
     def _model_ready(self, loaded: LoadedModel) -> None:
-        self.notices.dismiss("loading model")
-        if loaded.ran != loaded.name and loaded.weights == "demo":  # said by no one else
-            self.notices.notify(
-                "info",
-                f'Weights "demo": the bundled demo detector (trained on synthetic scenes) '
-                f'runs in place of {loaded.name}; choose Weights "coco" or a weights file '
-                "for that model itself",
-            )
+        self._note_model(loaded)
         self.loaded = loaded
         self.controls.show_model(loaded)
         self._show_hud()
@@ -392,6 +388,7 @@ class MainWindow(WindowOutputs, WindowMenus, QMainWindow):
         """Show ``key``'s heatmap alone (``None``: every detection's)."""
         self.view.selected = key
         self.table.select_key(key)
+        self._views_select(key)
         if key != self.explain.selected:
             self.explain = self.explain.replace(selected=key)
             if self.worker is not None:
@@ -412,6 +409,7 @@ class MainWindow(WindowOutputs, WindowMenus, QMainWindow):
         for worker in list(self._retired):
             worker.wait(10_000)
         self.inspector.close_worker()
+        self.compare.close_worker()
         self.app_settings.save_window_state(self.saveGeometry(), self.saveState())
         self._save_explain()
         self.app_settings.sync()

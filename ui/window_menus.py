@@ -16,10 +16,12 @@ from PyQt6.QtWidgets import (
 
 from live_explain.io.images import IMAGE_SUFFIXES
 from live_explain.ui.camera_menu import CameraMenu
+from live_explain.ui.compare_view import ComparePanel
 from live_explain.ui.controls import ExplanationControls
 from live_explain.ui.detections_panel import DetectionsPanel
 from live_explain.ui.empty_state import dropped_path
 from live_explain.ui.layer_inspector import LayerInspector
+from live_explain.ui.track_history import TrackHistoryPanel
 
 VIDEO_FILTER = "Videos (*.mp4 *.mkv *.mov *.avi *.m4v *.webm);;Images ({});;All files (*)".format(
     " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES))
@@ -50,6 +52,16 @@ class WindowMenus:
         self.inspector_dock = self._dock(
             "Layer inspector", self.inspector, Qt.DockWidgetArea.BottomDockWidgetArea
         )
+        bottom = Qt.DockWidgetArea.BottomDockWidgetArea
+        self.history = TrackHistoryPanel()
+        self.history_dock = self._dock("Track history", self.history, bottom)
+        self.history.plot.jump.connect(self.seek)
+        self.compare = ComparePanel()
+        self.compare_dock = self._dock("Compare", self.compare, bottom)
+        self.compare_dock.visibilityChanged.connect(lambda shown: shown and self.compare.ask())
+        self.tabifyDockWidget(self.inspector_dock, self.history_dock)
+        self.tabifyDockWidget(self.history_dock, self.compare_dock)
+        self.inspector_dock.raise_()
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self.resizeDocks([self.controls_dock], [340], Qt.Orientation.Horizontal)
         self.resizeDocks([self.controls_dock, self.table_dock], [620, 200], Qt.Orientation.Vertical)
@@ -117,8 +129,11 @@ class WindowMenus:
         for action in (self.record_action, self.screenshot_action, self.export_action):
             tools.addAction(action)
         view = self.menuBar().addMenu("&View")
-        for dock in (self.controls_dock, self.table_dock, self.inspector_dock):
+        docks = (self.controls_dock, self.table_dock, self.inspector_dock)
+        for dock in docks:
             view.addAction(dock.toggleViewAction())
+        for dock, key in ((self.history_dock, Qt.Key.Key_H), (self.compare_dock, Qt.Key.Key_C)):
+            view.addAction(self._show_dock_action(dock, key))
         view.addAction(self.full_screen_action)
         help_menu = self.menuBar().addMenu("&Help")
         self.shortcuts_action = a("&Keyboard shortcuts", self.show_shortcuts, Qt.Key.Key_F1)
@@ -126,6 +141,16 @@ class WindowMenus:
         help_menu.addAction(self.shortcuts_action)
         help_menu.addAction(self.methods_action)
         self.help_dialog = None
+
+    def _show_dock_action(self, dock, key) -> QAction:
+        """Shows ``dock`` (in front of the docks it shares a place with) on ``key``."""
+
+        def show() -> None:
+            dock.show()
+            dock.raise_()
+            self.resizeDocks([dock], [max(dock.height(), 300)], Qt.Orientation.Vertical)
+
+        return self._action(f"{dock.windowTitle()} (show)", show, key)
 
     def show_shortcuts(self) -> None:
         from live_explain.ui.help_pages import shortcuts_dialog
