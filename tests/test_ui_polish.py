@@ -12,7 +12,7 @@ from live_explain.ui.qt_env import prepare_qt_environment
 
 prepare_qt_environment()  # before pytest-qt makes the QApplication
 
-from PyQt6.QtCore import QPoint, Qt  # noqa: E402
+from PyQt6.QtCore import QPoint, QRectF, Qt  # noqa: E402
 
 from live_explain.render.label_layout import overlap  # noqa: E402
 from live_explain.synthetic.sample_drive import find_sample_drive  # noqa: E402
@@ -122,6 +122,10 @@ def test_labels_do_not_overlap_in_a_crowded_frame(qtbot, window, sample_drive):
             for b in rects[i + 1 :]:
                 assert overlap(a, b) == 0.0, (size, a, b)
         area = window.view.image_rect()
+        hud, legend = window.view.hud_rect(), window.view.legend_rect
+        assert not legend.isEmpty()
+        for rect in rects:  # clear of the HUD and the legend drawn over the picture
+            assert overlap(rect, hud.getCoords()) == 0 and overlap(rect, legend.getCoords()) == 0
         for x0, y0, x1, y1 in rects:  # inside the picture, at screen resolution
             assert area.left() - 0.5 <= x0 and x1 <= area.right() + 1.5
             assert area.top() - 0.5 <= y0 and y1 <= area.bottom() + 1.5
@@ -271,3 +275,48 @@ def test_a_note_says_when_the_demo_detector_runs_on_real_footage(qtbot, window, 
     shown(qtbot, window, lambda: window.open_source(str(CLIP), False))
     notes = [m for m in window.notices.shown() if "real footage" in m[1]]
     assert len(notes) == 1 and notes[0][0] == "info"
+
+
+def test_zoom_with_the_wheel_pan_with_a_drag_and_fit_with_a_double_click(
+    qtbot, window, sample_drive
+):
+    from PyQt6.QtCore import QPointF
+
+    update = shown(qtbot, window, lambda: window.open_source(str(sample_drive), False))
+    view = window.view
+    fitted = view.image_rect()
+    box = update.detections.boxes[0]
+    centre = view.to_widget(box).center()
+    view.zoom_at(centre, 1.25**4)  # what four wheel notches over the box do
+    zoomed = view.image_rect()
+    assert zoomed.width() == pytest.approx(fitted.width() * 1.25**4)
+    after = view.to_widget(box).center()
+    assert abs(after.x() - centre.x()) < 1 and abs(after.y() - centre.y()) < 1  # stays put
+    assert view.detection_at(after) == 0  # hover and clicks follow the zoom
+    view.repaint()
+    assert view.visible_rect().contains(QRectF(*view.hud_rect().getRect()))
+    start = after.toPoint()
+    qtbot.mousePress(view, Qt.MouseButton.LeftButton, pos=start)
+    qtbot.mouseMove(view, start + QPoint(60, 30))
+    qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=start + QPoint(60, 30))
+    moved = view.image_rect()
+    assert moved.x() - zoomed.x() == pytest.approx(60, abs=2)
+    assert window.view.selected is None  # a drag is not a click: nothing was selected
+    qtbot.mouseDClick(view, Qt.MouseButton.LeftButton, pos=QPoint(5, 5))
+    assert view.image_rect() == fitted and view.zoom == 1.0
+    wheel_at = view.to_widget(box).center()
+    from PyQt6.QtCore import QPoint as P
+    from PyQt6.QtGui import QWheelEvent
+
+    event = QWheelEvent(
+        QPointF(wheel_at),
+        QPointF(view.mapToGlobal(wheel_at.toPoint())),
+        P(0, 0),
+        P(0, 120),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    view.wheelEvent(event)
+    assert view.zoom == pytest.approx(1.25)

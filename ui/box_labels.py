@@ -46,7 +46,11 @@ def map_freshness(update: FrameUpdate | None) -> str:
 
 
 def layout_labels(
-    update: FrameUpdate, rects: list[QRectF], area: QRectF, metrics: QFontMetricsF
+    update: FrameUpdate,
+    rects: list[QRectF],
+    area: QRectF,
+    metrics: QFontMetricsF,
+    keep_clear: list[QRectF] = (),
 ) -> list[LabelSpot]:
     """Where each label goes, in widget coordinates inside ``area`` (the image's rect)."""
     texts = label_texts(update)
@@ -64,8 +68,10 @@ def layout_labels(
         ],
         np.float64,
     ).reshape(-1, 4)
-    spots = place_labels(boxes, sizes, (area.width(), area.height()), update.detections.scores)
     dx, dy = area.left(), area.top()
+    obstacles = [(r.left() - dx, r.top() - dy, r.right() - dx, r.bottom() - dy) for r in keep_clear]
+    frame = (area.width(), area.height())
+    spots = place_labels(boxes, sizes, frame, update.detections.scores, obstacles)
     return [
         LabelSpot((s.rect[0] + dx, s.rect[1] + dy, s.rect[2] + dx, s.rect[3] + dy), s.detached)
         for s in spots
@@ -73,14 +79,20 @@ def layout_labels(
 
 
 def paint_boxes(
-    painter: QPainter, update: FrameUpdate, rects: list[QRectF], area: QRectF, selected: int | None
+    painter: QPainter,
+    update: FrameUpdate,
+    rects: list[QRectF],
+    area: QRectF,
+    selected: int | None,
+    keep_clear: list[QRectF] = (),
 ) -> list[LabelSpot]:
-    """Boxes and labels of ``update`` (its boxes at ``rects``); returns the label spots."""
+    """Boxes and labels of ``update`` (its boxes at ``rects``), the labels clear of
+    ``keep_clear`` too (the legend); returns the label spots."""
     font = QFont(painter.font())
     font.setPointSizeF(LABEL_POINTS)
     font.setBold(True)
     painter.setFont(font)
-    spots = layout_labels(update, rects, area, QFontMetricsF(font))
+    spots = layout_labels(update, rects, area, QFontMetricsF(font), keep_clear)
     texts = label_texts(update)
     dets = update.detections
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)

@@ -18,6 +18,7 @@ from PyQt6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QSizePolicy,
     QSlider,
     QSpinBox,
     QToolButton,
@@ -84,7 +85,8 @@ class ExplanationControls(QWidget):
 
         self.layer_tree = QTreeWidget(objectName="layers")
         self.layer_tree.setHeaderLabels(["layer", "type"])
-        self.layer_tree.setFixedHeight(120)
+        self.layer_tree.setMinimumHeight(170)  # grows with the dock: no empty space below
+        self.layer_tree.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.layer_tree.setToolTip("Target layer (named_modules()); double-click to choose")
         self.layer_label = QLabel()
 
@@ -152,8 +154,7 @@ class ExplanationControls(QWidget):
         form.addRow("Refresh", self.refresh_box)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
-        layout.addLayout(form)
-        layout.addStretch(1)
+        layout.addLayout(form, 1)
 
     def _connect_widgets(self) -> None:
         self.model_box.currentTextChanged.connect(lambda name: self._emit(model=name))

@@ -7,9 +7,18 @@ from __future__ import annotations
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
+from live_explain.ui.event_words import event_meanings, event_words
 from live_explain.ui.frame_update import FrameUpdate
 
-COLUMNS = ("track", "class", "score", "attention in box", "peak in box", "events")
+COLUMNS = ("id", "class", "score", "in box", "peak", "events")
+HEADER_TIPS = (
+    "track id: the same object keeps it from frame to frame",
+    "the detected class",
+    "the detector's score",
+    "attention in box: the share of the map's energy inside the detection's box",
+    "whether the map's peak lies inside the box (the pointing game)",
+    "monitoring events on this frame (hover a cell for what they mean)",
+)
 KEY_ROLE = Qt.ItemDataRole.UserRole
 
 
@@ -22,6 +31,8 @@ class DetectionsPanel(QTableWidget):
         super().__init__(0, len(COLUMNS), parent)
         self.setObjectName("detections")
         self.setHorizontalHeaderLabels(COLUMNS)
+        for column, tip in enumerate(HEADER_TIPS):
+            self.horizontalHeaderItem(column).setToolTip(tip)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -49,11 +60,13 @@ class DetectionsPanel(QTableWidget):
                     f"{float(dets.scores[row]):.2f}",
                     "n/a" if attention is None else f"{attention:.0%}",
                     "n/a" if hit is None else ("yes" if hit else "no"),
-                    update.row_events[row] if row < len(update.row_events) else "",
+                    event_words(update.row_events[row]) if row < len(update.row_events) else "",
                 )
                 for column, text in enumerate(cells):
                     item = QTableWidgetItem(text)
                     item.setData(KEY_ROLE, key)
+                    if column == 5 and text:
+                        item.setToolTip(event_meanings(update.row_events[row]))
                     if column in (0, 2, 3):
                         item.setTextAlignment(
                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter

@@ -1,6 +1,7 @@
 """The event timeline under the seek slider: a mark per frame with monitoring events
-(attention outside the box, class flips, flicker, dropouts, ...), coloured by kind as in the
-HTML report; clicking a mark jumps to its frame."""
+(attention outside the box, class flips, flicker, dropouts, ...), one row per kind, coloured
+as in the HTML report, with a legend under the rows; hovering a mark names its frame and
+events, clicking it jumps to its frame."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from PyQt6.QtWidgets import QSizePolicy, QWidget
 
 from live_explain.monitor.events import EVENT_KINDS
 from live_explain.monitor.timeline_svg import KIND_COLOURS
+from live_explain.ui.event_words import EVENT_WORDS, event_meanings
 
-ROW_HEIGHT = 3
+ROW_HEIGHT = 5
+LEGEND_HEIGHT = 15
 CLICK_SLACK_PX = 4
 
 
@@ -26,9 +29,9 @@ class EventStrip(QWidget):
         super().__init__(parent)
         self.frame_count = 0
         self.events: dict[int, set[str]] = {}  # frame -> kinds seen there
-        self.setFixedHeight(ROW_HEIGHT * len(EVENT_KINDS) + 4)
+        self.setFixedHeight(ROW_HEIGHT * len(EVENT_KINDS) + 4 + LEGEND_HEIGHT)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.setToolTip("events: click a mark to jump to its frame")
+        self.setMouseTracking(True)
         self.setVisible(False)
 
     def reset(self, frame_count: int | None) -> None:
@@ -66,7 +69,34 @@ class EventStrip(QWidget):
                     top = 2 + row * ROW_HEIGHT
                     rect = QRectF(QPointF(x - 1, top), QPointF(x + 1, top + ROW_HEIGHT))
                     painter.fillRect(rect, QColor(KIND_COLOURS.get(kind, "#999999")))
+        self._paint_legend(painter)
         painter.end()
+
+    def _paint_legend(self, painter: QPainter) -> None:
+        """A swatch and a short name per kind, in the rows' order, under the marks."""
+        top = 4 + ROW_HEIGHT * len(EVENT_KINDS)
+        font = painter.font()
+        font.setPointSizeF(7.5)
+        painter.setFont(font)
+        metrics = painter.fontMetrics()
+        x = 4.0
+        for kind in EVENT_KINDS:
+            painter.fillRect(QRectF(x, top + 4, 8, 8), QColor(KIND_COLOURS.get(kind, "#999999")))
+            painter.setPen(QColor(60, 60, 60))
+            painter.drawText(QPointF(x + 11, top + 3 + metrics.ascent()), EVENT_WORDS[kind])
+            x += 11 + metrics.horizontalAdvance(EVENT_WORDS[kind]) + 12
+
+    def tip_at(self, x: float) -> str:
+        """The hover text at ``x``: the mark's frame and events, or how to read the strip."""
+        frame = self.frame_at(x)
+        if frame is None:
+            return "monitoring events, one row per kind; click a mark to go to its frame"
+        kinds = ", ".join(k for k in EVENT_KINDS if k in self.events[frame])
+        return f"frame {frame + 1}\n{event_meanings(kinds)}"
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        self.setToolTip(self.tip_at(event.position().x()))
+        super().mouseMoveEvent(event)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         if event.button() == Qt.MouseButton.LeftButton:

@@ -7,7 +7,7 @@ the legend shows the colours as they appear on the frame.
 from __future__ import annotations
 
 from PyQt6.QtCore import QPointF, QRectF, Qt
-from PyQt6.QtGui import QColor, QFont, QLinearGradient, QPainter
+from PyQt6.QtGui import QColor, QFont, QFontMetricsF, QLinearGradient, QPainter
 
 from live_explain.explain.methods import get_method
 from live_explain.render.overlay import HEAT_FULL, colormap_colours
@@ -15,16 +15,26 @@ from live_explain.render.overlay import HEAT_FULL, colormap_colours
 BAR_WIDTH, BAR_HEIGHT, MARGIN = 150.0, 10.0, 8.0
 
 
-def paint_legend(painter: QPainter, area: QRectF, colormap: str, title: str) -> QRectF:
-    """A legend bar at the bottom right of ``area``; returns the rectangle it covers."""
-    font = QFont(painter.font())
+def legend_font(base: QFont) -> QFont:
+    font = QFont(base)
     font.setPointSizeF(8.0)
-    painter.setFont(font)
+    return font
+
+
+def legend_rect(base_font: QFont, area: QRectF, title: str) -> QRectF:
+    """Where the legend goes: the bottom right of ``area`` (the image's rect)."""
+    metrics = QFontMetricsF(legend_font(base_font))
+    width = max(BAR_WIDTH, metrics.horizontalAdvance(title)) + 2 * MARGIN
+    height = BAR_HEIGHT + 2 * metrics.height() + 2 * MARGIN
+    return QRectF(area.right() - width - 8, area.bottom() - height - 8, width, height)
+
+
+def paint_legend(painter: QPainter, box: QRectF, colormap: str, title: str) -> None:
+    """The legend bar in ``box`` (from :func:`legend_rect`)."""
+    painter.setFont(legend_font(painter.font()))
     metrics = painter.fontMetrics()
     text_h = metrics.height()
-    width = max(BAR_WIDTH, metrics.horizontalAdvance(title)) + 2 * MARGIN
-    height = BAR_HEIGHT + 2 * text_h + 2 * MARGIN
-    box = QRectF(area.right() - width - 8, area.bottom() - height - 8, width, height)
+    width = box.width()
     painter.fillRect(box, QColor(0, 0, 0, 160))
     painter.setPen(QColor(235, 235, 235))
     painter.drawText(QPointF(box.x() + MARGIN, box.y() + MARGIN + metrics.ascent()), title)
@@ -42,7 +52,6 @@ def paint_legend(painter: QPainter, area: QRectF, colormap: str, title: str) -> 
     high = "high"
     painter.drawText(QPointF(bar.right() - metrics.horizontalAdvance(high), baseline), high)
     painter.setPen(Qt.PenStyle.NoPen)
-    return box
 
 
 def legend_title(settings) -> str:

@@ -92,6 +92,10 @@ def shortcuts_dialog(parent: QWidget, actions: list[QAction]) -> QDialog:
     html = (
         f"<table cellpadding=4>{rows}</table><p>The keys act on the video; in a text box, "
         "the layer tree or the Detections table they act there first.</p>"
+        "<p><b>Mouse on the video</b>: click a box to show its map alone (click empty space "
+        "for all); the wheel zooms about the mouse, a drag pans the zoomed frame, a "
+        "double-click fits it to the window again. ↺ after a label: its map was reused "
+        "from an earlier frame.</p>"
     )
     return _dialog(parent, "Keyboard shortcuts", html, "shortcuts")
 

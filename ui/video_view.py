@@ -10,14 +10,15 @@ from dataclasses import dataclass
 
 import numpy as np
 from PyQt6.QtCore import QPointF, QRectF, Qt, pyqtSignal
-from PyQt6.QtGui import QColor, QFont, QImage, QMouseEvent, QPainter, QPen
+from PyQt6.QtGui import QColor, QFont, QFontMetricsF, QImage, QMouseEvent, QPainter, QPen
 from PyQt6.QtWidgets import QToolTip, QWidget
 
 from live_explain.render.label_layout import LabelSpot
 from live_explain.ui.box_labels import paint_boxes
 from live_explain.ui.frame_update import FrameUpdate
-from live_explain.ui.heat_legend import paint_legend
+from live_explain.ui.heat_legend import legend_rect, paint_legend
 from live_explain.ui.images import ImagePane, bgr_to_qimage
+from live_explain.ui.zoom_pan import ZoomPan
 
 PLACEHOLDER = ""  # before a source, the window's empty state offers what to open
 
@@ -45,7 +46,7 @@ class Hud:
         return [first, f"{self.model} on {self.device}", *([self.maps] if self.maps else [])]
 
 
-class VideoView(ImagePane):
+class VideoView(ZoomPan, ImagePane):
     """Shows :class:`FrameUpdate` overlays; emits ``detection_clicked`` with the clicked
     detection's selection key (track id), or ``None`` for a click on empty space."""
 
@@ -55,6 +56,7 @@ class VideoView(ImagePane):
         super().__init__(PLACEHOLDER, parent)
         self.setObjectName("video")
         self.setMouseTracking(True)
+        self._init_zoom()
         self.update_shown: FrameUpdate | None = None
         self.hud = Hud()
         self.selected: int | None = None
@@ -129,6 +131,9 @@ class VideoView(ImagePane):
 
     # -- mouse ------------------------------------------------------------------------------
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        if self._drag_move(event):
+            QToolTip.hideText()
+            return
         self.mouse = event.position()
         row = self.detection_at(self.mouse)
         if row != self.hovered:
@@ -146,46 +151,69 @@ class VideoView(ImagePane):
         super().leaveEvent(event)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
-        if event.button() == Qt.MouseButton.LeftButton and self.update_shown is not None:
+        self._drag_press(event)
+        super().mousePressEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        """A click (not the end of a drag) selects the box under it, or none."""
+        dragged = self._drag_release(event)
+        if event.button() == Qt.MouseButton.LeftButton and not dragged and self.update_shown:
             row = self.detection_at(event.position())
             key = None if row is None else self.update_shown.selection_keys[row]
             self.detection_clicked.emit(key)
-        super().mousePressEvent(event)
+        super().mouseReleaseEvent(event)
 
     # -- painting ---------------------------------------------------------------------------
     def paint_over(self, painter: QPainter) -> None:
         update, row = self.update_shown, self.hovered
+        self.legend_rect = QRectF()
+        if update is not None and update.detections.heatmaps is not None and len(update.detections):
+            self.legend_rect = legend_rect(self.font(), self.visible_rect(), self.legend[1])
         if update is not None and len(update.detections):
             rects = [self.to_widget(box) for box in update.detections.boxes]
-            self.label_spots = paint_boxes(painter, update, rects, self.image_rect(), self.selected)
+            clear = [self.hud_rect()] + (
+                [self.legend_rect] if not self.legend_rect.isEmpty() else []
+            )
+            area = self.visible_rect()
+            self.label_spots = paint_boxes(painter, update, rects, area, self.selected, clear)
         else:
             self.label_spots = []
         if update is not None and row is not None and row < len(update.detections):
             pen = QPen(QColor(255, 255, 255), 1.5, Qt.PenStyle.DashLine)
             painter.setPen(pen)
             painter.drawRect(self.to_widget(update.detections.boxes[row]))
-        self.legend_rect = QRectF()
-        if update is not None and update.detections.heatmaps is not None and len(update.detections):
-            colormap, title = self.legend
-            self.legend_rect = paint_legend(painter, self.image_rect(), colormap, title)
+        if not self.legend_rect.isEmpty():
+            paint_legend(painter, self.legend_rect, *self.legend)
         self._paint_hud(painter)
 
-    def _paint_hud(self, painter: QPainter) -> None:
+    def _hud_font(self) -> QFont:
         font = QFont(self.font())
         font.setPointSizeF(max(8.0, font.pointSizeF() * 0.95))
         font.setStyleHint(QFont.StyleHint.Monospace)
         font.setFamily("DejaVu Sans Mono")
-        painter.setFont(font)
-        metrics = painter.fontMetrics()
+        return font
+
+    def _hud_lines(self) -> list[str]:
         lines = self.hud.lines()
         if self.hud.state and self.hud.state != "connected":
             lines.append(f"source {self.hud.state}")
+        return lines
+
+    def hud_rect(self) -> QRectF:
+        """Where the HUD goes: the top left of the image."""
+        metrics = QFontMetricsF(self._hud_font())
+        lines = self._hud_lines()
         width = max(metrics.horizontalAdvance(line) for line in lines) + 16
         height = metrics.lineSpacing() * len(lines) + 10
-        rect = self.image_rect()
-        box = QRectF(rect.x() + 8, rect.y() + 8, width, height)
+        rect = self.visible_rect()
+        return QRectF(rect.x() + 8, rect.y() + 8, width, height)
+
+    def _paint_hud(self, painter: QPainter) -> None:
+        painter.setFont(self._hud_font())
+        metrics = painter.fontMetrics()
+        box = self.hud_rect()
         painter.fillRect(box, QColor(0, 0, 0, 150))
         painter.setPen(QColor(235, 235, 235))
-        for i, line in enumerate(lines):
+        for i, line in enumerate(self._hud_lines()):
             baseline = box.y() + 5 + metrics.ascent() + i * metrics.lineSpacing()
             painter.drawText(QPointF(box.x() + 8, baseline), line)

@@ -31,14 +31,16 @@ def place_labels(
     sizes: list[tuple[float, float]],
     frame_size: tuple[float, float],
     priority: np.ndarray | None = None,
+    obstacles: list[Rect] = (),
 ) -> list[LabelSpot]:
     """One spot per box (xyxy, the same units as ``sizes`` (w, h) and ``frame_size`` (W, H)),
-    in the boxes' order; ``priority`` (higher first, e.g. scores) decides who chooses first."""
+    in the boxes' order; ``priority`` (higher first, e.g. scores) decides who chooses first;
+    ``obstacles``: rectangles drawn over the frame (a legend) that labels keep clear of."""
     boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
     count = len(boxes)
     order = range(count) if priority is None else np.argsort(-np.asarray(priority), kind="stable")
     areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    placed: list[Rect] = []
+    placed: list[Rect] = list(obstacles)
     spots: dict[int, LabelSpot] = {}
     for row in order:
         row = int(row)
