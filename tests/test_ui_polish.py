@@ -103,6 +103,10 @@ def test_ids_stay_put_across_left_right_seek_and_a_method_change(qtbot, window, 
     window.select_detection(key)
     stepped = shown(qtbot, window, lambda: qtbot.keyClick(window, Qt.Key.Key_Right))
     assert key in stepped.selection_keys and window.view.selected == key
+    assert window.view.hud.note == ""
+    window.select_detection(99_999)  # a track not on this frame: the HUD says so
+    window._show_hud()
+    assert window.view.hud.note.startswith("selected #99999: not on this frame")
 
 
 def test_labels_do_not_overlap_in_a_crowded_frame(qtbot, window, sample_drive):
@@ -320,3 +324,35 @@ def test_zoom_with_the_wheel_pan_with_a_drag_and_fit_with_a_double_click(
     )
     view.wheelEvent(event)
     assert view.zoom == pytest.approx(1.25)
+
+
+def test_export_between_in_and_out_marks_with_rate_and_time_left(
+    qtbot, window, sample_drive, tmp_path
+):
+    import av
+
+    shown(qtbot, window, lambda: window.open_source(str(sample_drive), False))
+    for frame, key in ((10, Qt.Key.Key_I), (29, Qt.Key.Key_O)):
+        window.seek(frame)
+        qtbot.waitUntil(lambda f=frame: window.last_update.position == f, timeout=WAIT_MS)
+        qtbot.keyClick(window, key)
+    assert window.marks == (10, 29) and window.event_strip.marks == (10, 29)
+    qtbot.keyClick(window, Qt.Key.Key_E)
+    dialog = window.export_dialog
+    assert dialog is not None and dialog.isVisible()
+    assert dialog.start_box.value() == pytest.approx(9.5 / 25, abs=1e-3)
+    assert dialog.end_box.value() == pytest.approx(29.5 / 25, abs=1e-3)
+    formats: list[str] = []
+    dialog.progress.connect(lambda *_: formats.append(dialog.progress_bar.format()))
+    out = tmp_path / "marked.mp4"
+    dialog.path_edit.setText(str(out))
+    with qtbot.waitSignal(dialog.finished_export, timeout=120_000) as finished:
+        dialog.start()
+    assert finished.args[0], finished.args[1]
+    with av.open(str(out)) as video:
+        frames = sum(1 for _ in video.decode(video=0))
+    assert frames == 20  # frames 11..30 as the transport counts them, the marks included
+    assert any("frames/s" in f and "left" in f for f in formats), formats[-3:]
+    dialog.from_here_button.click()  # the current frame (30) to the end
+    assert dialog.start_box.value() == pytest.approx(28.5 / 25, abs=1e-3)
+    assert dialog.end_box.value() == 0.0  # "end"

@@ -45,6 +45,14 @@ def map_freshness(update: FrameUpdate | None) -> str:
     return f"maps: {fresh} fresh, {len(dets) - fresh} reused (↺)"
 
 
+def selection_note(update: FrameUpdate | None, selected: int | None) -> str:
+    """Said in the HUD while the selected track is not on the frame (it stays selected, and
+    its map shows again when it comes back)."""
+    if update is None or selected is None or selected in update.selection_keys:
+        return ""
+    return f"selected #{selected}: not on this frame (click empty space to clear)"
+
+
 def layout_labels(
     update: FrameUpdate,
     rects: list[QRectF],

@@ -29,6 +29,7 @@ class EventStrip(QWidget):
         super().__init__(parent)
         self.frame_count = 0
         self.events: dict[int, set[str]] = {}  # frame -> kinds seen there
+        self.marks: tuple[int | None, int | None] = (None, None)  # export in and out
         self.setFixedHeight(ROW_HEIGHT * len(EVENT_KINDS) + 4 + LEGEND_HEIGHT)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setMouseTracking(True)
@@ -38,6 +39,7 @@ class EventStrip(QWidget):
         """A new source: no marks; hidden for live sources (no frame axis)."""
         self.frame_count = frame_count or 0
         self.events.clear()
+        self.marks = (None, None)
         self.setVisible(self.frame_count > 0)
         self.update()
 
@@ -46,6 +48,11 @@ class EventStrip(QWidget):
         if kinds and self.frame_count:
             self.events.setdefault(frame, set()).update(kinds)
             self.update()
+
+    def set_marks(self, first: int | None, last: int | None) -> None:
+        """Shade the export range from the in mark to the out mark."""
+        self.marks = (first, last)
+        self.update()
 
     def x_of(self, frame: int) -> float:
         return 2 + (self.width() - 4) * frame / max(self.frame_count - 1, 1)
@@ -62,6 +69,12 @@ class EventStrip(QWidget):
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor("#f3f3f3"))
+        first, last = self.marks
+        if first is not None or last is not None:
+            left = self.x_of(first or 0)
+            right = self.x_of(self.frame_count - 1 if last is None else last)
+            marks_height = ROW_HEIGHT * len(EVENT_KINDS) + 4
+            painter.fillRect(QRectF(left, 0, max(right - left, 2), marks_height), QColor("#cfe3ff"))
         for frame, kinds in self.events.items():
             x = self.x_of(frame)
             for row, kind in enumerate(EVENT_KINDS):

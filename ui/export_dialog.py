@@ -9,6 +9,8 @@ partial video under its partial name, as Ctrl-C does on the command line.
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from PyQt6.QtCore import QThread, pyqtSignal
@@ -35,6 +37,38 @@ from live_explain.io.recognise import open_source
 from live_explain.sinks.export import expected_frames, export_video
 from live_explain.sinks.video import H264Writer, check_output_path
 from live_explain.ui.loaded_model import LoadedModel, make_pipeline
+from live_explain.ui.transport import clock
+
+
+@dataclass(frozen=True)
+class FrameRange:
+    """A part of a video in seconds (``None``: from its start, to its end)."""
+
+    start_s: float | None
+    end_s: float | None
+
+    @classmethod
+    def of_frames(cls, first: int | None, last: int | None, fps: float) -> FrameRange:
+        """Frames ``first``..``last`` (inclusive; ``None``: the start or the end), with half a
+        frame of slack either side so that the decoder's timestamps fall inside."""
+        start = None if not first else (first - 0.5) / fps
+        end = None if last is None else (last + 0.5) / fps
+        return cls(start, end)
+
+
+class ExportRate:
+    """Frames per second so far and the time left, for the progress bar."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+
+    def text(self, done: int, total: int) -> str:
+        elapsed = time.monotonic() - self.started
+        if done < 2 or elapsed <= 0:
+            return ""
+        rate = done / elapsed
+        left = f", {clock((total - done) / rate * 1000.0)} left" if total > done else ""
+        return f"  ·  {rate:.1f} frames/s{left}"
 
 
 class ExportJob(QThread):
@@ -120,6 +154,8 @@ class ExportDialog(QDialog):
         *,
         duration_s: float | None = None,
         folder_fps: float = 10.0,
+        current: FrameRange | None = None,
+        marks: FrameRange | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -131,8 +167,8 @@ class ExportDialog(QDialog):
         self.path_edit = QLineEdit(str(output))
         browse = QToolButton(text="…")
         browse.clicked.connect(self._browse)
-        self.start_box = QDoubleSpinBox(suffix=" s", decimals=2, maximum=1e6)
-        self.end_box = QDoubleSpinBox(suffix=" s", decimals=2, maximum=1e6)
+        self.start_box = QDoubleSpinBox(suffix=" s", decimals=3, maximum=1e6)
+        self.end_box = QDoubleSpinBox(suffix=" s", decimals=3, maximum=1e6)
         self.end_box.setSpecialValueText("end")  # 0 means: to the end
         video = duration_s is not None
         self.start_box.setEnabled(video)
@@ -159,6 +195,7 @@ class ExportDialog(QDialog):
         form.addRow("Output", path_row)
         form.addRow("Start", self.start_box)
         form.addRow("End", self.end_box)
+        form.addRow("", self._range_buttons(video, current, marks))
         self._make_buttons()
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary)
@@ -167,6 +204,31 @@ class ExportDialog(QDialog):
         layout.addWidget(self.status)
         layout.addWidget(self.buttons)
         self.resize(520, 0)
+
+    def _range_buttons(
+        self, video: bool, current: FrameRange | None, marks: FrameRange | None
+    ) -> QHBoxLayout:
+        """ "From this frame" and "In to out marks", which fill Start and End; the marks
+        are in already when there are any."""
+        row = QHBoxLayout()
+        self.from_here_button = QPushButton("From the current frame")
+        self.marks_button = QPushButton("Between the in and out marks (I, O)")
+        self.whole_button = QPushButton("All")
+        for button, chosen in (
+            (self.from_here_button, current),
+            (self.marks_button, marks),
+            (self.whole_button, FrameRange(None, None)),
+        ):
+            button.setEnabled(video and chosen is not None)
+            button.clicked.connect(lambda _=False, r=chosen: self.set_range(r))
+            row.addWidget(button)
+        if video and marks is not None:
+            self.set_range(marks)
+        return row
+
+    def set_range(self, chosen: FrameRange) -> None:
+        self.start_box.setValue(chosen.start_s or 0.0)
+        self.end_box.setValue(chosen.end_s or 0.0)
 
     def _make_buttons(self) -> None:
         """Export, Cancel (stops a running export, else closes) and Close."""
@@ -210,6 +272,7 @@ class ExportDialog(QDialog):
         self.progress_bar.setRange(0, 0)
         self.progress_bar.setValue(0)
         self.progress_bar.setVisible(True)
+        self._rate = ExportRate()
         self.status.setText(f"exporting to {output} …")
         self.start_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
@@ -232,7 +295,7 @@ class ExportDialog(QDialog):
         if total > 0:
             self.progress_bar.setRange(0, total)
             self.progress_bar.setValue(min(done, total))
-        self.progress_bar.setFormat(f"{done} / {total or '?'} frames")
+        self.progress_bar.setFormat(f"{done} / {total or '?'} frames{self._rate.text(done, total)}")
 
     def _done(self, ok: bool, message: str) -> None:
         self.status.setText(message)

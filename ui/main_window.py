@@ -29,7 +29,7 @@ from live_explain.errors import UserError
 from live_explain.io.source import SourceState
 from live_explain.model.detector import resolve_device
 from live_explain.sinks.recorder import RECORDINGS_DIR
-from live_explain.ui.box_labels import map_freshness
+from live_explain.ui.box_labels import map_freshness, selection_note
 from live_explain.ui.empty_state import EmptyState
 from live_explain.ui.engine_worker import EngineWorker
 from live_explain.ui.event_strip import EventStrip
@@ -348,6 +348,7 @@ class MainWindow(WindowOutputs, WindowViews, WindowMenus, QMainWindow):
                 state=self._state,
                 paused=update is not None and not self.playing,
                 maps=map_freshness(update),
+                note=selection_note(update, self.view.selected),
             )
         )
 

@@ -35,6 +35,7 @@ class Hud:
     state: str = ""
     paused: bool = False  # then no frame rate: it would be the last one, gone stale
     maps: str = ""  # how many maps are fresh and how many reused
+    note: str = ""  # e.g. the selected track is not on this frame
 
     def lines(self) -> list[str]:
         if self.paused:
@@ -43,7 +44,8 @@ class Hud:
             first = (
                 f"{self.fps:5.1f} fps   latency {self.latency_ms:4.0f} ms   dropped {self.dropped}"
             )
-        return [first, f"{self.model} on {self.device}", *([self.maps] if self.maps else [])]
+        extra = [line for line in (self.maps, self.note) if line]
+        return [first, f"{self.model} on {self.device}", *extra]
 
 
 class VideoView(ZoomPan, ImagePane):

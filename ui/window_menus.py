@@ -108,6 +108,8 @@ class WindowMenus:
         self.record_action = a("&Record", self.toggle_record, Qt.Key.Key_R)
         self.record_action.setCheckable(True)
         self.export_action = a("&Export…", self.open_export, Qt.Key.Key_E)
+        self.in_mark_action = a("Export from here (in mark)", lambda: self.set_mark("in"), "I")
+        self.out_mark_action = a("Export up to here (out mark)", lambda: self.set_mark("out"), "O")
         self.screenshot_action = a("&Screenshot", lambda: self.save_screenshot(), Qt.Key.Key_S)
         self.full_screen_action = a("&Full screen", self.toggle_full_screen, Qt.Key.Key_F)
 
@@ -128,6 +130,8 @@ class WindowMenus:
         tools = self.menuBar().addMenu("&Capture")
         for action in (self.record_action, self.screenshot_action, self.export_action):
             tools.addAction(action)
+        tools.addAction(self.in_mark_action)
+        tools.addAction(self.out_mark_action)
         view = self.menuBar().addMenu("&View")
         docks = (self.controls_dock, self.table_dock, self.inspector_dock)
         for dock in docks:

@@ -8,7 +8,7 @@ from pathlib import Path
 from live_explain.errors import UserError
 from live_explain.sinks.output_files import write_atomic
 from live_explain.sinks.recorder import default_recording_path
-from live_explain.ui.export_dialog import ExportDialog
+from live_explain.ui.export_dialog import ExportDialog, FrameRange
 from live_explain.ui.images import png_bytes
 
 
@@ -49,6 +49,30 @@ class WindowOutputs:
         name = default_recording_path(self.worker.spec).name
         self.worker.start_recording(unique_path(self.recordings_dir / name))
 
+    marks: tuple[int | None, int | None] = (None, None)  # in and out frames of an export
+
+    def set_mark(self, which: str) -> None:
+        """The in (``"in"``) or out mark at the frame on screen, for the Export dialog."""
+        info, update = self.source_info, self.last_update
+        if info is None or not info.replayable or update is None:
+            self.notices.notify("warning", "marks need a video file or an image folder")
+            return
+        first, last = self.marks
+        if which == "in":
+            first = update.position
+            last = None if last is not None and last < first else last
+        else:
+            last = update.position
+            first = None if first is not None and first > last else first
+        self.marks = (first, last)
+        self.event_strip.set_marks(first, last)
+        said = ", ".join(
+            f"{name} at frame {frame + 1}"
+            for name, frame in (("in", first), ("out", last))
+            if frame is not None
+        )
+        self.notices.notify("info", f"export marks: {said} (Export uses them)")
+
     def save_screenshot(self, path: Path | None = None) -> Path | None:
         """A PNG of the video view (with its HUD); returns where it went."""
         if path is None:
@@ -81,12 +105,16 @@ class WindowOutputs:
             )
             return None
         output = unique_path(self.recordings_dir / f"{Path(info.spec).stem}-explained.mp4")
+        here = self.last_update.position if self.last_update is not None else None
+        marks = self.marks if any(m is not None for m in self.marks) else None
         self.export_dialog = ExportDialog(
             info.spec,
             self.loaded,
             self.explain.replace(selected=None),
             output,
             duration_s=info.frame_count / info.fps if info.kind == "video" else None,
+            current=None if here is None else FrameRange.of_frames(here, None, info.fps),
+            marks=None if marks is None else FrameRange.of_frames(*marks, info.fps),
             parent=self,
         )
         self.export_dialog.finished_export.connect(
