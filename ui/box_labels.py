@@ -110,17 +110,22 @@ def paint_boxes(
         painter.setPen(QPen(QColor(r, g, b), 3.0 if chosen else 1.5))
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawRect(rect)
-    for row, spot in enumerate(spots):
-        b, g, r = class_colour(int(dets.labels[row]))
-        colour = QColor(r, g, b)
-        label = QRectF(QPointF(spot.rect[0], spot.rect[1]), QPointF(spot.rect[2], spot.rect[3]))
+    for row, spot in enumerate(spots):  # every leader line first: no line crosses a label
         if spot.detached:
-            box = rects[row]
+            b, g, r = class_colour(int(dets.labels[row]))
+            label, box = _rect(spot), rects[row]
             above = label.bottom() <= box.top()
             start = QPointF(label.center().x(), label.bottom() if above else label.top())
-            painter.setPen(QPen(colour, 1.0))
+            painter.setPen(QPen(QColor(r, g, b), 1.0))
             painter.drawLine(start, box.topLeft() if above else box.bottomLeft())
-        painter.fillRect(label, colour)
+    for row, spot in enumerate(spots):
+        b, g, r = class_colour(int(dets.labels[row]))
+        label = _rect(spot)
+        painter.fillRect(label, QColor(r, g, b))
         painter.setPen(QColor(0, 0, 0))
         painter.drawText(label, Qt.AlignmentFlag.AlignCenter, texts[row])
     return spots
+
+
+def _rect(spot: LabelSpot) -> QRectF:
+    return QRectF(QPointF(spot.rect[0], spot.rect[1]), QPointF(spot.rect[2], spot.rect[3]))

@@ -9,6 +9,7 @@ from PyQt6.QtCore import QPointF, QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QMouseEvent, QPainter, QPainterPath, QPaintEvent, QPen, QPolygonF
 from PyQt6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from live_explain.ui.event_words import event_words
 from live_explain.ui.frame_update import FrameUpdate
 
 SCORE_COLOUR, ATTENTION_COLOUR, EVENT_COLOUR = (
@@ -195,6 +196,6 @@ class TrackHistoryPanel(QWidget):
             self.caption.setText("Select a detection (click its box) to follow its track.")
             return
         events = sorted({e for p in points for e in p.events.split(", ") if e})
-        said = f"; events: {', '.join(events)}" if events else "; no events"
+        said = f"; events: {event_words(', '.join(events))}" if events else "; no events"
         name = self.history.names.get(self.key, "")
         self.caption.setText(f"<b>{name} #{self.key}</b>: seen on {len(points)} frames shown{said}")

@@ -155,13 +155,16 @@ def _draw_boxes(canvas: np.ndarray, detections: Detections, chosen: int | None) 
         colour = class_colour(int(detections.labels[row]))
         line = thickness * 2 if row == chosen else thickness
         cv2.rectangle(canvas, (x0, y0), (x1 - 1, y1 - 1), colour, line, cv2.LINE_AA)
-    for row, spot in enumerate(spots):
-        colour = class_colour(int(detections.labels[row]))
-        lx0, ly0, lx1, ly1 = (round(v) for v in spot.rect)
+    for row, spot in enumerate(spots):  # every leader line first: no line crosses a label
         if spot.detached:  # a thin line from the label to its box's nearest corner
+            lx0, ly0, lx1, ly1 = (round(v) for v in spot.rect)
             x0, y0, x1, y1 = bounds[row]
             corner = (x0, y0) if ly1 <= y0 else (x0, y1 - 1)
+            colour = class_colour(int(detections.labels[row]))
             cv2.line(canvas, ((lx0 + lx1) // 2, ly1 if ly1 <= y0 else ly0), corner, colour, 1)
+    for row, spot in enumerate(spots):
+        lx0, ly0, lx1, ly1 = (round(v) for v in spot.rect)
+        colour = class_colour(int(detections.labels[row]))
         cv2.rectangle(canvas, (lx0, ly0), (lx1 - 1, ly1 - 1), colour, -1)
         baseline = ly0 + 2 + metrics[row][0][1]
         cv2.putText(
