@@ -356,3 +356,21 @@ def test_export_between_in_and_out_marks_with_rate_and_time_left(
     dialog.from_here_button.click()  # the current frame (30) to the end
     assert dialog.start_box.value() == pytest.approx(28.5 / 25, abs=1e-3)
     assert dialog.end_box.value() == 0.0  # "end"
+
+
+def test_inspector_grids_fit_their_panes_with_captions_at_screen_size(qtbot, window, sample_drive):
+    from live_explain.ui.tile_grid import best_columns
+
+    assert best_columns(16, 400, 100) > best_columns(16, 100, 400)  # wide panes: more columns
+    window.resize(1920, 1080)
+    shown(qtbot, window, lambda: window.open_source(str(sample_drive), False))
+    inspector = window.inspector
+    qtbot.waitUntil(lambda: inspector.pictures is not None, timeout=WAIT_MS)
+    pane = inspector.feature_pane
+    grid, _ = inspector.pictures.columns
+    assert grid == best_columns(16, pane.width(), pane.height())
+    fill = pane.image_rect()
+    square_tile = min(pane.width(), pane.height()) / 4  # a 4 x 4 grid, as before
+    assert fill.width() / grid > 0.95 * square_tile  # the tiles are no smaller than square
+    assert len(pane.captions) == 16 and pane.captions[0].startswith("ch ")
+    assert len(inspector.filter_pane.captions) == 32

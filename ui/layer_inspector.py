@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 from PyQt6.QtCore import Qt, QTimer
-from PyQt6.QtGui import QImage
 from PyQt6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 from torch import nn
 
@@ -21,13 +20,15 @@ from live_explain.explain.features import (
     capture_layer,
     feature_map_grid,
     first_conv_filters,
+    most_active_channels,
     top_patches,
 )
-from live_explain.ui.images import ImagePane, bgr_to_qimage
 from live_explain.ui.latest_worker import LatestWorker
 from live_explain.ui.loaded_model import LoadedModel
+from live_explain.ui.tile_grid import TileGridPane, best_columns
 
 MIN_INTERVAL_S = 0.5  # between two inspections of the live frame
+CHANNELS, FILTERS = 16, 32  # tiles in the channel grids and in the filter grid
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,12 @@ class LayerPictures:
     feature_maps: np.ndarray
     top_patches: np.ndarray | None  # None when a peak lies outside the frame
     filters: np.ndarray
+    channels: tuple[int, ...] = ()  # the channels of the feature maps and patches, in order
+    columns: tuple[int, int] = (4, 6)  # of the channel grids and of the filter grid
+
+    @property
+    def filter_captions(self) -> list[str]:
+        return [f"f {i}" for i in range(FILTERS)]
 
 
 class InspectorWorker(LatestWorker):
@@ -51,29 +58,42 @@ class InspectorWorker(LatestWorker):
         super().__init__()
         self._model_of: LoadedModel | None = None
         self._model: nn.Module | None = None
-        self._filters: np.ndarray | None = None
+        self._filters: dict[int, np.ndarray] = {}  # per column count
 
-    def compute(self, loaded, image, frame_index, layer) -> LayerPictures:
-        return self._inspect(loaded, image, frame_index, layer)
+    def compute(self, loaded, image, frame_index, layer, columns=(4, 6)) -> LayerPictures:
+        return self._inspect(loaded, image, frame_index, layer, columns)
 
     def _inspect(
-        self, loaded: LoadedModel, image: np.ndarray, frame_index: int, layer: str
+        self,
+        loaded: LoadedModel,
+        image: np.ndarray,
+        frame_index: int,
+        layer: str,
+        columns: tuple[int, int],
     ) -> LayerPictures:
         if self._model_of is not loaded:
             self._model = loaded.copy_model()
             self._model_of = loaded
-            self._filters = first_conv_filters(self._model, count=32)
+            self._filters.clear()
+        grid, filter_grid = columns
+        if filter_grid not in self._filters:
+            self._filters[filter_grid] = first_conv_filters(
+                self._model, FILTERS, filter_grid, burn_captions=False
+            )
         view = capture_layer(self._model, image, layer)
+        channels = tuple(most_active_channels(view.activations, CHANNELS).tolist())
         try:
-            patches = top_patches(view, image, count=16)
+            patches = top_patches(view, image, CHANNELS, grid, burn_captions=False)
         except cv2.error:  # a peak in the detector's padding, outside the frame: no patch
             patches = None
         return LayerPictures(
             layer=layer,
             frame_index=frame_index,
-            feature_maps=feature_map_grid(view, count=16),
+            feature_maps=feature_map_grid(view, CHANNELS, columns=grid, burn_captions=False),
             top_patches=patches,
-            filters=self._filters,
+            filters=self._filters[filter_grid],
+            channels=channels,
+            columns=columns,
         )
 
 
@@ -85,9 +105,9 @@ class LayerInspector(QWidget):
         self.setObjectName("layer-inspector")
         self.caption = QLabel("no frame yet")
         self.caption.setWordWrap(True)
-        self.feature_pane = ImagePane("feature maps appear with the first frame")
-        self.patch_pane = ImagePane("")
-        self.filter_pane = ImagePane("")
+        self.feature_pane = TileGridPane("feature maps appear with the first frame")
+        self.patch_pane = TileGridPane("")
+        self.filter_pane = TileGridPane("")
         row = QHBoxLayout()
         for title, pane in (
             ("16 most active channels", self.feature_pane),
@@ -139,7 +159,12 @@ class LayerInspector(QWidget):
         self._later.stop()
         self._pending = None
         self._last_request, self._last_key = time.monotonic(), (index, layer)
-        self.worker.request(loaded, image, index, layer)
+        pane = self.feature_pane
+        columns = (
+            best_columns(CHANNELS, pane.width(), pane.height()),
+            best_columns(FILTERS, self.filter_pane.width(), self.filter_pane.height()),
+        )
+        self.worker.request(loaded, image, index, layer, columns)
 
     def _pending_now(self) -> None:
         if self._pending is not None and self.isVisible():
@@ -153,11 +178,13 @@ class LayerInspector(QWidget):
         self.pictures = pictures
         self._error = None
         self.caption.setText(f"layer <b>{pictures.layer}</b> on frame {pictures.frame_index + 1}")
-        self.feature_pane.set_image(bgr_to_qimage(pictures.feature_maps))
+        names = [f"ch {c}" for c in pictures.channels]
+        grid, filter_grid = pictures.columns
+        self.feature_pane.set_grid(pictures.feature_maps, names, grid)
         patches = pictures.top_patches
-        self.patch_pane.set_image(QImage() if patches is None else bgr_to_qimage(patches))
+        self.patch_pane.set_grid(patches, names if patches is not None else [], grid)
         self.patch_pane.placeholder = "a peak lies outside the frame" if patches is None else ""
-        self.filter_pane.set_image(bgr_to_qimage(pictures.filters))
+        self.filter_pane.set_grid(pictures.filters, pictures.filter_captions, filter_grid)
 
     def _failed(self, message: str) -> None:
         if message != self._error:

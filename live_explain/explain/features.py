@@ -68,16 +68,36 @@ def most_active_channels(activations: torch.Tensor, count: int) -> torch.Tensor:
     return torch.argsort(activations.mean(dim=(1, 2)), descending=True)[:count]
 
 
-def _grid(tiles: list[np.ndarray], captions: list[str], columns: int | None = None) -> np.ndarray:
-    """Tiles (TILE x TILE BGR) in a grid with a caption on each."""
-    columns = columns or int(np.ceil(np.sqrt(len(tiles))))
-    rows = int(np.ceil(len(tiles) / columns))
-    gap = 4
-    grid = np.full((rows * (TILE + gap) + gap, columns * (TILE + gap) + gap, 3), 32, np.uint8)
+GAP = 4  # pixels between tiles
+
+
+def grid_shape(count: int, columns: int | None = None) -> tuple[int, int]:
+    """(rows, columns) of a grid of ``count`` tiles (square-ish unless ``columns`` is given)."""
+    columns = max(1, min(columns or int(np.ceil(np.sqrt(count))), max(count, 1)))
+    return int(np.ceil(count / columns)), columns
+
+
+def tile_origin(index: int, columns: int) -> tuple[int, int]:
+    """(x, y) pixel of tile ``index``'s top left corner in its grid."""
+    r, c = divmod(index, columns)
+    return GAP + c * (TILE + GAP), GAP + r * (TILE + GAP)
+
+
+def _grid(
+    tiles: list[np.ndarray],
+    captions: list[str],
+    columns: int | None = None,
+    burn_captions: bool = True,
+) -> np.ndarray:
+    """Tiles (TILE x TILE BGR) in a grid, with a caption burned into each unless
+    ``burn_captions`` is false (the app draws them at screen resolution)."""
+    rows, columns = grid_shape(len(tiles), columns)
+    grid = np.full((rows * (TILE + GAP) + GAP, columns * (TILE + GAP) + GAP, 3), 32, np.uint8)
     for i, (tile, caption) in enumerate(zip(tiles, captions, strict=True)):
-        r, c = divmod(i, columns)
-        y, x = gap + r * (TILE + gap), gap + c * (TILE + gap)
+        x, y = tile_origin(i, columns)
         grid[y : y + TILE, x : x + TILE] = tile
+        if not burn_captions:
+            continue
         cv2.putText(
             grid,
             caption,
@@ -91,7 +111,13 @@ def _grid(tiles: list[np.ndarray], captions: list[str], columns: int | None = No
     return grid
 
 
-def feature_map_grid(view: LayerView, count: int = 16, colormap: int = cv2.COLORMAP_VIRIDIS):
+def feature_map_grid(
+    view: LayerView,
+    count: int = 16,
+    colormap: int = cv2.COLORMAP_VIRIDIS,
+    columns: int | None = None,
+    burn_captions: bool = True,
+):
     """A grid image of the ``count`` most active channels, each scaled to [0, 1]."""
     acts = view.activations
     tiles, captions = [], []
@@ -106,7 +132,7 @@ def feature_map_grid(view: LayerView, count: int = 16, colormap: int = cv2.COLOR
         )
         tiles.append(cv2.applyColorMap(tile, colormap))
         captions.append(f"ch {channel}")
-    return _grid(tiles, captions)
+    return _grid(tiles, captions, columns, burn_captions)
 
 
 def first_conv(model: nn.Module) -> nn.Conv2d:
@@ -116,7 +142,9 @@ def first_conv(model: nn.Module) -> nn.Conv2d:
     raise UserError(f"{type(model).__name__} has no convolution on the colour image")
 
 
-def first_conv_filters(model: nn.Module, count: int = 32) -> np.ndarray:
+def first_conv_filters(
+    model: nn.Module, count: int = 32, columns: int | None = None, burn_captions: bool = True
+) -> np.ndarray:
     """The first convolution's kernels as colour patches (each scaled to [0, 1])."""
     weight = first_conv(model).weight.detach().float().cpu()[:count]  # (n, 3, k, k) RGB
     tiles, captions = [], []
@@ -127,10 +155,16 @@ def first_conv_filters(model: nn.Module, count: int = 32) -> np.ndarray:
         tile = cv2.resize(rgb[:, :, ::-1], (TILE, TILE), interpolation=cv2.INTER_NEAREST)
         tiles.append(np.ascontiguousarray(tile))
         captions.append(f"f {index}")
-    return _grid(tiles, captions)
+    return _grid(tiles, captions, columns, burn_captions)
 
 
-def top_patches(view: LayerView, image_bgr: np.ndarray, count: int = 16) -> np.ndarray:
+def top_patches(
+    view: LayerView,
+    image_bgr: np.ndarray,
+    count: int = 16,
+    columns: int | None = None,
+    burn_captions: bool = True,
+) -> np.ndarray:
     """For the ``count`` most active channels: the frame patch around each one's peak."""
     acts = view.activations
     cell_y, cell_x = view.cell_size
@@ -147,4 +181,4 @@ def top_patches(view: LayerView, image_bgr: np.ndarray, count: int = 16) -> np.n
         patch = image_bgr[y0 : max(y1, y0 + 1), x0 : max(x1, x0 + 1)]
         tiles.append(cv2.resize(patch, (TILE, TILE), interpolation=cv2.INTER_LINEAR))
         captions.append(f"ch {channel}")
-    return _grid(tiles, captions)
+    return _grid(tiles, captions, columns, burn_captions)
