@@ -126,3 +126,23 @@ def test_cold_areas_leave_the_frame_as_it_is_and_hot_ones_take_the_colour():
             - colormap_colours(colormap)[(heat[warm] * 255 + 0.5).astype(int)]
         ).mean()
         assert error_warm > 5  # not the full colour there
+
+
+def test_track_memory_keeps_ids_when_a_jump_lands_next_to_a_frame_seen():
+    tracker, memory = IoUTracker(), TrackMemory()
+    start = np.array([[10.0, 10.0], [200.0, 50.0], [100.0, 200.0]])
+    labels = np.array([1, 2, 3])
+    path = [np.hstack([start + 4 * f, start + 4 * f + 60]) for f in range(60)]
+    for f in range(5):  # played from the start
+        memory.relabel(f, path[f], labels, tracker.update(path[f], labels, labels))
+    tracker.reset()  # a seek to frame 49, never seen: new ids
+    memory.tracker_reset()
+    at_49 = memory.relabel(49, path[49], labels, tracker.update(path[49], labels, labels))
+    tracker.reset()  # one step back to 48, never seen either: the objects of 49 are there
+    memory.tracker_reset()
+    at_48 = memory.relabel(48, path[48], labels, tracker.update(path[48], labels, labels))
+    assert at_48.tolist() == at_49.tolist()
+    tracker.reset()  # far from every frame seen: new ids, not borrowed ones
+    memory.tracker_reset()
+    far = memory.relabel(30, path[30], labels, tracker.update(path[30], labels, labels))
+    assert set(far.tolist()).isdisjoint(at_49.tolist())

@@ -12,7 +12,7 @@ import numpy as np
 from PyQt6.QtCore import QPointF, QRectF, Qt
 from PyQt6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPen
 
-from live_explain.render.label_layout import LabelSpot, place_labels
+from live_explain.render.label_layout import LabelSpot, leader_line, place_labels
 from live_explain.render.overlay import class_colour
 from live_explain.ui.frame_update import FrameUpdate
 
@@ -64,26 +64,19 @@ def layout_labels(
     texts = label_texts(update)
     pad = 3.0
     sizes = [(metrics.horizontalAdvance(text) + 2 * pad, metrics.height() + pad) for text in texts]
-    boxes = np.array(
-        [
-            [
-                r.left() - area.left(),
-                r.top() - area.top(),
-                r.right() - area.left(),
-                r.bottom() - area.top(),
-            ]
-            for r in rects
-        ],
-        np.float64,
-    ).reshape(-1, 4)
     dx, dy = area.left(), area.top()
+    corners = [(r.left() - dx, r.top() - dy, r.right() - dx, r.bottom() - dy) for r in rects]
+    boxes = np.array(corners, np.float64).reshape(-1, 4)
     obstacles = [(r.left() - dx, r.top() - dy, r.right() - dx, r.bottom() - dy) for r in keep_clear]
     frame = (area.width(), area.height())
-    spots = place_labels(boxes, sizes, frame, update.detections.scores, obstacles)
-    return [
-        LabelSpot((s.rect[0] + dx, s.rect[1] + dy, s.rect[2] + dx, s.rect[3] + dy), s.detached)
-        for s in spots
-    ]
+    seen = [i for i, r in enumerate(rects) if r.intersects(area)]  # zoomed: some are off screen
+    scores = np.asarray(update.detections.scores)[seen]
+    placed = place_labels(boxes[seen], [sizes[i] for i in seen], frame, scores, obstacles)
+    spots = [LabelSpot((0.0, 0.0, 0.0, 0.0), False, shown=False)] * len(rects)
+    for row, spot in zip(seen, placed, strict=True):
+        x0, y0, x1, y1 = spot.rect
+        spots[row] = LabelSpot((x0 + dx, y0 + dy, x1 + dx, y1 + dy), spot.detached, spot.shown)
+    return spots
 
 
 def paint_boxes(
@@ -111,14 +104,15 @@ def paint_boxes(
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawRect(rect)
     for row, spot in enumerate(spots):  # every leader line first: no line crosses a label
-        if spot.detached:
+        if spot.detached and spot.shown:
             b, g, r = class_colour(int(dets.labels[row]))
-            label, box = _rect(spot), rects[row]
-            above = label.bottom() <= box.top()
-            start = QPointF(label.center().x(), label.bottom() if above else label.top())
+            box = rects[row]
+            start, end = leader_line(spot.rect, (box.left(), box.top(), box.right(), box.bottom()))
             painter.setPen(QPen(QColor(r, g, b), 1.0))
-            painter.drawLine(start, box.topLeft() if above else box.bottomLeft())
+            painter.drawLine(QPointF(*start), QPointF(*end))
     for row, spot in enumerate(spots):
+        if not spot.shown:
+            continue
         b, g, r = class_colour(int(dets.labels[row]))
         label = _rect(spot)
         painter.fillRect(label, QColor(r, g, b))

@@ -195,7 +195,10 @@ class ComparePanel(QWidget):
                 caption.setText(side.title)
                 continue
             inside = "n/a" if side.attention is None else f"{side.attention:.0%}"
-            caption.setText(f"{side.title}\nscore {side.score:.2f}, attention in box {inside}")
+            caption.setText(
+                f"{side.title}\nscore {side.score:.2f}, attention in box {inside} "
+                "(a fresh map of this frame)"
+            )
 
     def close_worker(self) -> None:
         self.worker.stop()

@@ -29,9 +29,11 @@ def legend_rect(base_font: QFont, area: QRectF, title: str) -> QRectF:
     return QRectF(area.right() - width - 8, area.bottom() - height - 8, width, height)
 
 
-def paint_legend(painter: QPainter, box: QRectF, colormap: str, title: str) -> None:
-    """The legend bar in ``box`` (from :func:`legend_rect`)."""
-    painter.setFont(legend_font(painter.font()))
+def paint_legend(
+    painter: QPainter, box: QRectF, colormap: str, title: str, base_font: QFont
+) -> None:
+    """The legend bar in ``box`` (from :func:`legend_rect` with the same ``base_font``)."""
+    painter.setFont(legend_font(base_font))
     metrics = painter.fontMetrics()
     text_h = metrics.height()
     width = box.width()

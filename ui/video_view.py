@@ -101,21 +101,23 @@ class VideoView(ZoomPan, ImagePane):
 
     def detection_at(self, point: QPointF) -> int | None:
         """Row of the smallest box under ``point`` (widget coordinates), if any."""
+        rows = self.detections_at(point)
+        return rows[0] if rows else None
+
+    def detections_at(self, point: QPointF) -> list[int]:
+        """Rows of the boxes under ``point``, the smallest first (a click on a box inside
+        another picks the inner one; a second click the one around it)."""
         if self.update_shown is None:
-            return None
+            return []
         where = self.to_frame(point)
-        if where is None:
-            return None
         boxes = self.update_shown.detections.boxes
-        if len(boxes) == 0:
-            return None
+        if where is None or len(boxes) == 0:
+            return []
         x, y = where.x(), where.y()
         inside = (boxes[:, 0] <= x) & (x <= boxes[:, 2]) & (boxes[:, 1] <= y) & (y <= boxes[:, 3])
         rows = np.flatnonzero(inside)
-        if len(rows) == 0:
-            return None
         areas = (boxes[rows, 2] - boxes[rows, 0]) * (boxes[rows, 3] - boxes[rows, 1])
-        return int(rows[np.argmin(areas)])
+        return [int(rows[i]) for i in np.argsort(areas, kind="stable")]
 
     def describe(self, row: int) -> str:
         """The hover text of detection ``row``."""
@@ -160,8 +162,12 @@ class VideoView(ZoomPan, ImagePane):
         """A click (not the end of a drag) selects the box under it, or none."""
         dragged = self._drag_release(event)
         if event.button() == Qt.MouseButton.LeftButton and not dragged and self.update_shown:
-            row = self.detection_at(event.position())
-            key = None if row is None else self.update_shown.selection_keys[row]
+            rows = self.detections_at(event.position())
+            keys = [self.update_shown.selection_keys[row] for row in rows]
+            if self.selected in keys:  # clicked again: the next larger box under the mouse
+                key = keys[(keys.index(self.selected) + 1) % len(keys)]
+            else:
+                key = keys[0] if keys else None
             self.detection_clicked.emit(key)
         super().mouseReleaseEvent(event)
 
@@ -185,7 +191,7 @@ class VideoView(ZoomPan, ImagePane):
             painter.setPen(pen)
             painter.drawRect(self.to_widget(update.detections.boxes[row]))
         if not self.legend_rect.isEmpty():
-            paint_legend(painter, self.legend_rect, *self.legend)
+            paint_legend(painter, self.legend_rect, *self.legend, self.font())
         self._paint_hud(painter)
 
     def _hud_font(self) -> QFont:

@@ -152,7 +152,8 @@ class WindowMenus:
         def show() -> None:
             dock.show()
             dock.raise_()
-            self.resizeDocks([dock], [max(dock.height(), 300)], Qt.Orientation.Vertical)
+            height = min(300, int(self.height() * 0.3))  # the video keeps most of the window
+            self.resizeDocks([dock], [max(dock.height(), height)], Qt.Orientation.Vertical)
 
         return self._action(f"{dock.windowTitle()} (show)", show, key)
 

@@ -15,6 +15,8 @@ import numpy as np
 from live_explain.monitor.metrics import box_iou
 
 SAME_OBJECT_IOU = 0.5  # a box on a revisited frame this close to a remembered one is that object
+NEAR_FRAMES = 5  # after a jump to a frame not seen, the nearest one seen this close is used
+NEAR_IOU = 0.3  # ... with the tracker's own overlap (the objects moved a little in between)
 
 
 class TrackMemory:
@@ -60,9 +62,22 @@ class TrackMemory:
         )
         return shown
 
+    def _nearest(self, index: int) -> tuple[tuple[np.ndarray, ...] | None, float]:
+        """What was seen on frame ``index`` (and the overlap that makes a match), or, right
+        after a jump (the tracker reset) to a frame not seen, on the nearest frame seen."""
+        if index in self._frames:
+            return self._frames[index], self.iou_thresh
+        if self._alias:  # playing on: the tracker carries the ids from the frame before
+            return None, self.iou_thresh
+        near = [i for i in self._frames if abs(i - index) <= NEAR_FRAMES]
+        if not near:
+            return None, self.iou_thresh
+        return self._frames[min(near, key=lambda i: (abs(i - index), i))], NEAR_IOU
+
     def _remembered(self, index: int, boxes: np.ndarray, labels: np.ndarray) -> dict[int, int]:
-        """Row -> remembered id, for this frame's boxes that were seen on it before."""
-        known = self._frames.get(index)
+        """Row -> remembered id, for this frame's boxes that were seen on it (or, after a
+        jump, on a frame next to it) before."""
+        known, thresh = self._nearest(index)
         if known is None or not len(boxes) or not len(known[0]):
             return {}
         old_boxes, old_labels, old_ids = known
@@ -73,7 +88,7 @@ class TrackMemory:
         used: set[int] = set()
         for flat in np.argsort(-rank, axis=None, kind="stable"):
             row, old = divmod(int(flat), len(old_boxes))
-            if iou[row, old] < self.iou_thresh or row in found or old in used:
+            if iou[row, old] < thresh or row in found or old in used:
                 continue
             found[row] = int(old_ids[old])
             used.add(old)

@@ -1,8 +1,10 @@
 """Where box labels go: beside their own box, clear of each other and of small boxes.
 
 Each label tries spots around its box (above, below, stacked further out, then to the sides),
-kept inside the frame; the first spot that covers no placed label and no small box wins, else
-the one that covers least. Better-scored detections choose first. The same layout serves the
+kept inside the frame; the first spot that covers no placed label and no small box wins. A
+label with no such spot is not shown (the box is still drawn; hovering it says what it is):
+on a crowded frame in a small window a hidden label is better than a hidden object.
+Better-scored detections choose first. The same layout serves the
 burned-in labels of an export (in frame pixels) and the window's labels (in screen pixels).
 """
 
@@ -20,10 +22,12 @@ LABEL_WEIGHT, SMALL_BOX_WEIGHT, BOX_WEIGHT = 1000.0, 100.0, 0.5  # per unit area
 
 @dataclass(frozen=True)
 class LabelSpot:
-    """One label's rectangle; ``detached``: not touching its box (draw a leader line)."""
+    """One label's rectangle; ``detached``: not touching its box (draw a leader line);
+    ``shown``: false when every spot would cover another label or a small box."""
 
     rect: Rect
     detached: bool
+    shown: bool = True
 
 
 def place_labels(
@@ -46,14 +50,17 @@ def place_labels(
         row = int(row)
         width, height = sizes[row]
         small = areas < SMALL_BOX_LABELS * width * height
-        best: tuple[float, int, LabelSpot] | None = None
-        for rank, (rect, detached) in enumerate(_candidates(boxes[row], width, height, frame_size)):
-            cost = _cost(rect, row, boxes, small, placed)
-            if best is None or cost < best[0]:
-                best = (cost, rank, LabelSpot(rect, detached))
-            if cost == 0.0:
+        best: tuple[float, float, LabelSpot] | None = None
+        for rect, detached in _candidates(boxes[row], width, height, frame_size):
+            blocking, soft = _cost(rect, row, boxes, small, placed)
+            if best is None or (blocking, soft) < best[:2]:
+                best = (blocking, soft, LabelSpot(rect, detached))
+            if blocking == soft == 0.0:
                 break
         assert best is not None
+        if best[0] > 0:  # nowhere to go without hiding something: not shown
+            spots[row] = LabelSpot(best[2].rect, best[2].detached, shown=False)
+            continue
         spots[row] = best[2]
         placed.append(best[2].rect)
     return [spots[row] for row in range(count)]
@@ -82,15 +89,16 @@ def _inside(rect: Rect, frame_w: float, frame_h: float) -> Rect:
     return (x0 + dx, y0 + dy, x1 + dx, y1 + dy)
 
 
-def _cost(rect: Rect, row: int, boxes: np.ndarray, small: np.ndarray, placed: list[Rect]) -> float:
-    cost = sum(LABEL_WEIGHT * overlap(rect, other) for other in placed)
+def _cost(rect: Rect, row: int, boxes: np.ndarray, small: np.ndarray, placed: list[Rect]):
+    """(blocking, soft): the area of labels and small boxes covered (weighted), and of the
+    other large boxes."""
+    blocking = sum(LABEL_WEIGHT * overlap(rect, other) for other in placed)
     covered = _overlaps(rect, boxes)
     others = np.ones(len(boxes), bool)
     others[row] = False
-    cost += SMALL_BOX_WEIGHT * float(covered[small & others].sum())
-    cost += SMALL_BOX_WEIGHT * float(covered[row]) if small[row] else 0.0
-    cost += BOX_WEIGHT * float(covered[~small & others].sum())
-    return cost
+    blocking += SMALL_BOX_WEIGHT * float(covered[small & others].sum())
+    blocking += SMALL_BOX_WEIGHT * float(covered[row]) if small[row] else 0.0
+    return blocking, BOX_WEIGHT * float(covered[~small & others].sum())
 
 
 def overlap(a: Rect, b: Rect) -> float:
@@ -104,3 +112,13 @@ def _overlaps(rect: Rect, boxes: np.ndarray) -> np.ndarray:
     width = np.minimum(rect[2], boxes[:, 2]) - np.maximum(rect[0], boxes[:, 0])
     height = np.minimum(rect[3], boxes[:, 3]) - np.maximum(rect[1], boxes[:, 1])
     return np.clip(width, 0, None) * np.clip(height, 0, None)
+
+
+def leader_line(label: Rect, box) -> tuple[tuple[float, float], tuple[float, float]]:
+    """From the middle of a detached label's edge that faces its box to the nearest point of
+    the box's top (label above) or bottom (label below) edge."""
+    x0, y0, x1, y1 = (float(v) for v in box)
+    centre = (label[0] + label[2]) / 2
+    above = label[3] <= y0
+    start = (centre, label[3] if above else label[1])
+    return start, (min(max(centre, x0), x1), y0 if above else y1)

@@ -11,7 +11,7 @@ import torch
 
 from live_explain.explain.align import frame_region
 from live_explain.model.detector import Detections
-from live_explain.render.label_layout import place_labels
+from live_explain.render.label_layout import leader_line, place_labels
 
 COLORMAPS = {
     "turbo": cv2.COLORMAP_TURBO,
@@ -156,13 +156,13 @@ def _draw_boxes(canvas: np.ndarray, detections: Detections, chosen: int | None) 
         line = thickness * 2 if row == chosen else thickness
         cv2.rectangle(canvas, (x0, y0), (x1 - 1, y1 - 1), colour, line, cv2.LINE_AA)
     for row, spot in enumerate(spots):  # every leader line first: no line crosses a label
-        if spot.detached:  # a thin line from the label to its box's nearest corner
-            lx0, ly0, lx1, ly1 = (round(v) for v in spot.rect)
-            x0, y0, x1, y1 = bounds[row]
-            corner = (x0, y0) if ly1 <= y0 else (x0, y1 - 1)
+        if spot.detached and spot.shown:  # a thin line from the label to its box's edge
+            start, end = leader_line(spot.rect, bounds[row])
             colour = class_colour(int(detections.labels[row]))
-            cv2.line(canvas, ((lx0 + lx1) // 2, ly1 if ly1 <= y0 else ly0), corner, colour, 1)
+            cv2.line(canvas, tuple(map(round, start)), tuple(map(round, end)), colour, 1)
     for row, spot in enumerate(spots):
+        if not spot.shown:
+            continue
         lx0, ly0, lx1, ly1 = (round(v) for v in spot.rect)
         colour = class_colour(int(detections.labels[row]))
         cv2.rectangle(canvas, (lx0, ly0), (lx1 - 1, ly1 - 1), colour, -1)
