@@ -101,6 +101,20 @@ def _retries(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    start = None
+    if args.engine == "ray":  # Ray starts while the export code (torch) is imported
+        from live_explain.fleet.ray_start import RayStart
+
+        start = RayStart(args.address, args.cpus_per_drive, warm=args.gpus_per_drive == 0)
+        start.begin()
+    try:
+        return _run(args, start)
+    finally:
+        if start is not None:
+            start.close()
+
+
+def _run(args: argparse.Namespace, start) -> int:
     from tqdm import tqdm
     from tqdm.contrib.logging import logging_redirect_tqdm
 
@@ -137,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
         )
 
     with logging_redirect_tqdm(), bar:
-        result = run_batch(args.inputs, options, progress)
+        result = run_batch(args.inputs, options, progress, ray_start=start)
     for drive, outcome in result.rows:
         if outcome["state"] == "failed":
             print(f"live-explain: {drive.name}: {outcome.get('error')}", file=sys.stderr)

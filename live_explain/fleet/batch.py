@@ -31,6 +31,7 @@ from live_explain.fleet.drives import Drive, find_drives
 from live_explain.fleet.job import DriveTask, outputs, run_drive
 from live_explain.fleet.preflight import check_options, check_outdir, make_outdir, settings_key
 from live_explain.fleet.progress import ProgressBoard
+from live_explain.fleet.ray_start import RayStart
 from live_explain.fleet.record import RECORD_NAME, BatchRecord, read_states
 from live_explain.fleet.report import REPORT_NAME_FLEET, read_drive_log, write_fleet_report
 from live_explain.sinks.export_job import ExportJob
@@ -158,9 +159,11 @@ def run_batch(
     inputs: Sequence[str],
     options: BatchOptions,
     progress: Callable[[Progress], None] | None = None,
+    ray_start: RayStart | None = None,
 ) -> BatchResult:
     """Run the batch; the result's rows hold each drive's outcome. Raises :class:`UserError`
-    before any drive runs for inputs, OUTDIR or options that cannot work."""
+    before any drive runs for inputs, OUTDIR or options that cannot work. ``ray_start``: Ray
+    already starting (begun by the caller before its imports), else it starts when needed."""
     if options.engine not in ENGINES:
         raise UserError(f"--engine {options.engine}: use one of {', '.join(ENGINES)}")
     check_options(options)
@@ -172,7 +175,7 @@ def run_batch(
     make_outdir(outdir)
     record = BatchRecord(record_path)  # locked: a second batch into OUTDIR is refused
     try:
-        return _BatchRun(options, outdir, record, progress).run(drives, previous)
+        return _BatchRun(options, outdir, record, progress, ray_start).run(drives, previous)
     finally:
         record.close()
 
@@ -181,8 +184,9 @@ class _BatchRun:
     """One run of a batch: plans which drives to skip, runs the rest on the engine, records
     each outcome as it comes, then writes the fleet report and the run's end."""
 
-    def __init__(self, options: BatchOptions, outdir: Path, record: BatchRecord, progress):
+    def __init__(self, options, outdir: Path, record: BatchRecord, progress, ray_start=None):
         self.options, self.outdir, self.record, self.progress = options, outdir, record, progress
+        self.ray_start = ray_start
         self.run_id = uuid.uuid4().hex[:12]
         self.key = settings_key(options.job)
         self.result = BatchResult(outdir)
@@ -206,7 +210,7 @@ class _BatchRun:
                 self.shown.note = "starting Ray"
                 self.on_progress({}, polled=False)
                 self.result.startup_s = _run_ray(
-                    tasks, self.options, self.on_outcome, self.on_progress
+                    tasks, self.options, self.on_outcome, self.on_progress, self.ray_start
                 )
             self.shown.note = ""
             self.on_progress({}, polled=False)
@@ -381,11 +385,11 @@ def _run_inline(tasks, on_outcome, on_progress) -> None:
             raise KeyboardInterrupt
 
 
-def _run_ray(tasks, options: BatchOptions, on_outcome, on_progress) -> float:
+def _run_ray(tasks, options: BatchOptions, on_outcome, on_progress, start=None) -> float:
     """The drives as Ray tasks; returns Ray's start-up (or join) time."""
     from live_explain.fleet.ray_engine import RayCluster, run_on_ray
 
-    with RayCluster(options.address) as cluster:
+    with RayCluster(options.address, start) as cluster:
         cluster.check_resources(options.cpus_per_drive, options.gpus_per_drive)
         run_on_ray(
             tasks,

@@ -10,21 +10,18 @@ error in the drive itself is not retried, it is that drive's outcome.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
-import socket
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from live_explain.errors import UserError, one_line
 from live_explain.fleet.job import DriveTask, run_drive
 from live_explain.fleet.progress import ProgressBoard, attempt_of, partials_of
+from live_explain.fleet.ray_start import RayStart
 from live_explain.sinks.output_files import locked_by_another
 
-LOCAL_OBJECT_STORE_BYTES = 256 * 1024 * 1024  # outcomes are small; no need for Ray's 30 % of RAM
 STOP_WAIT_S = 30.0  # after Ctrl-C, how long running drives get to close their partial files
 POLL_S = 0.5
 
@@ -32,90 +29,25 @@ Outcome = Callable[[DriveTask, dict[str, Any]], None]
 Progress = Callable[[dict[str, dict[str, Any]]], None]
 
 
-def import_ray() -> ModuleType:
-    try:
-        import ray
-    except ImportError:
-        raise UserError(
-            "batch runs on Ray, which is not installed: pip install 'live-explain[fleet]', "
-            "or run the drives one after another with --engine inline"
-        ) from None
-    return ray
-
-
-def _check_address(address: str) -> None:
-    """A ``host:port`` address that nothing answers at: one line now, not Ray's retries."""
-    if address in ("auto", "local") or address.startswith("ray://"):
-        return
-    host, _, port = address.rpartition(":")
-    if not host or not port.isdigit():
-        raise UserError(f"--address {address}: expected HOST:PORT (the head's GCS port, 6379)")
-    try:
-        with socket.create_connection((host, int(port)), timeout=5):
-            pass
-    except OSError as exc:
-        raise UserError(
-            f"--address {address}: no Ray cluster answers there ({exc.strerror or exc}); "
-            "start one with 'ray start --head', or leave --address out for a local instance"
-        ) from None
-
-
-def _token_mode() -> None:
-    """Clusters that ``ray start --head`` makes (Ray 2.5x and later) ask for the token it
-    writes to ``~/.ray/auth_token``; a client sends it only in token mode. Where a token is
-    here and no mode is set, send it (a cluster without authentication ignores it)."""
-    if "RAY_AUTH_MODE" in os.environ:
-        return
-    token_file = os.environ.get("RAY_AUTH_TOKEN_PATH") or os.path.expanduser("~/.ray/auth_token")
-    if os.environ.get("RAY_AUTH_TOKEN") or os.path.isfile(token_file):
-        os.environ["RAY_AUTH_MODE"] = "token"
-
-
 class RayCluster:
     """Joined (or started) for the time of a ``with`` block; ``started_local``: this batch
     started the instance (and stops it); ``startup_s``: how long joining took."""
 
-    def __init__(self, address: str | None) -> None:
-        self.address = address or os.environ.get("RAY_ADDRESS") or None
-        self.started_local = self.address is None
+    def __init__(self, address: str | None, start: RayStart | None = None) -> None:
+        self.start = start or RayStart(address, warm=False)
+        self.address = self.start.address
+        self.started_local = self.start.started_local
         self.startup_s = 0.0
 
     def __enter__(self) -> RayCluster:
-        if self.address is not None:
-            _check_address(self.address)
-            _token_mode()  # before Ray is imported: it reads its settings then
-        ray = import_ray()
-        started = time.perf_counter()
-        options: dict[str, Any] = dict(
-            include_dashboard=False,
-            log_to_driver=False,
-            logging_level=logging.ERROR,
-        )
-        if self.started_local:  # a new instance, even where a cluster runs on this machine
-            options["object_store_memory"] = LOCAL_OBJECT_STORE_BYTES
-            # Ray runs its workers at nice 15; the drives are this command's work, and run at
-            # the priority that `export` would have.
-            options["_system_config"] = {"worker_niceness": 0}
-        try:
-            ray.init(address=self.address or "local", **options)
-        except (ConnectionError, RuntimeError, ValueError) as exc:
-            if self.started_local:
-                raise UserError(
-                    f"Ray could not start a local instance: {one_line(exc, 200)}"
-                ) from None
-            raise UserError(
-                f"Ray could not join the cluster at {self.address}: {one_line(exc, 160)} (a "
-                "cluster with token authentication needs its token: RAY_AUTH_TOKEN, or "
-                "~/.ray/auth_token copied from the head)"
-            ) from None
-        self.startup_s = time.perf_counter() - started
+        """Joined once the start (begun early, or now) is done."""
+        self.start.wait()
+        self.startup_s = self.start.startup_s
         return self
 
     def __exit__(self, *exc) -> None:
-        import ray
-
         with contextlib.suppress(Exception):
-            ray.shutdown()
+            self.start.close()
 
     @staticmethod
     def check_resources(cpus: float, gpus: float) -> None:
