@@ -3,11 +3,13 @@ them one after another? Both make the same files per drive (video, log, report),
 user runs them (the command line, start-up included), in one run on the same drives.
 
     python benchmarks/fleet_throughput.py [--drives 4] [--frames 300] [--repeats 2]
-        [--out /tmp/fleet-bench]
+        [--out /tmp/fleet-bench] [--before CHECKOUT]
 
 The drives: the real clip, the bundled sample drive and synthetic drives, each cut to
 ``--frames`` frames. Prints one JSON object: frames per second of each way, their ratio,
-and the local Ray instance's start-up time against the whole batch.
+and the local Ray instance's start-up time against the whole batch. ``--before CHECKOUT``
+(another checkout, e.g. ``git worktree add /tmp/before HEAD~1``) also runs that checkout's
+``batch`` in each repeat, for before/after figures of a change in one run.
 """
 
 from __future__ import annotations
@@ -22,24 +24,12 @@ from pathlib import Path
 
 import av
 
+from live_explain.synthetic.sample_drive import write_synthetic_drive
+
 REPO = Path(__file__).resolve().parents[1]
 CLIP = REPO.parent / "shared" / "media" / "solidWhiteRight.mp4"
 SAMPLE = REPO / "recordings" / "sample_drive.mp4"
 DEMO = ["--model", "demo", "--weights", "demo"]
-
-
-def synthetic_drive(path: Path, seed: int, frames: int) -> Path:
-    from live_explain.synthetic import DrivingScene
-
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=25)
-        stream.width, stream.height, stream.pix_fmt = 640, 360, "yuv420p"
-        for image, _ in DrivingScene(seed=seed, size=(640, 360)).frames(frames):
-            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
-    return path
 
 
 def video_frames(path: Path) -> int:
@@ -47,15 +37,23 @@ def video_frames(path: Path) -> int:
         return sum(1 for _ in container.decode(video=0))
 
 
-def cli(*args: str) -> float:
-    """Run ``live-explain ARGS``; its wall-clock seconds."""
+def cli(*args: str, checkout: Path | None = None) -> float:
+    """Run ``live-explain ARGS`` (from ``checkout`` if given); its wall-clock seconds."""
+    command = [sys.executable, "-m", "live_explain.cli"]
+    if checkout is not None:
+        command = [sys.executable, str(REPO / "benchmarks" / "checkout_cli.py"), str(checkout)]
     started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "live_explain.cli", *args], capture_output=True, text=True
-    )
+    done = subprocess.run([*command, *args], capture_output=True, text=True)
     if done.returncode != 0:
         sys.exit(f"live-explain {' '.join(args)} failed: {done.stderr.strip()}")
     return time.perf_counter() - started
+
+
+def check_record(outdir: Path, drives: int, frames: int) -> dict:
+    """The batch's end line, checked: every drive done, every frame there."""
+    end = json.loads((outdir / "batch.jsonl").read_text().splitlines()[-1])
+    assert end["done"] == drives and end["frames"] == frames, (end, frames)
+    return end
 
 
 def main() -> int:
@@ -64,13 +62,14 @@ def main() -> int:
     parser.add_argument("--frames", type=int, default=300, help="at most, per drive")
     parser.add_argument("--repeats", type=int, default=2, help="pairs of runs (median shown)")
     parser.add_argument("--out", type=Path, default=Path("/tmp/fleet-bench"))
+    parser.add_argument("--before", type=Path, help="another checkout's batch, run alongside")
     args = parser.parse_args()
     shutil.rmtree(args.out, ignore_errors=True)
     (args.out / "drives").mkdir(parents=True)
     drives = [CLIP, SAMPLE]
     for seed in range(args.drives - len(drives)):
         path = args.out / "drives" / f"synthetic_{seed}.mp4"
-        drives.append(synthetic_drive(path, seed + 100, args.frames))
+        drives.append(write_synthetic_drive(path, seed + 100, args.frames))
     drives = drives[: args.drives]
     frames = ["--max-frames", str(args.frames)]
     lengths = [min(args.frames, video_frames(d)) for d in drives]
@@ -84,14 +83,19 @@ def main() -> int:
                 "export", str(drive), "-o", str(out / "video.mp4"), "--log",
                 str(out / "log.jsonl"), "--report", str(out / "report.html"), *frames, *DEMO,
             )  # fmt: skip
+        before = None
+        if args.before is not None:
+            outdir = args.out / f"before{repeat}"
+            before = cli("batch", *map(str, drives), "-o", str(outdir), *frames, *DEMO,
+                         checkout=args.before)  # fmt: skip
+            check_record(outdir, len(drives), sum(lengths))
         outdir = args.out / f"batch{repeat}"
         batch = cli("batch", *map(str, drives), "-o", str(outdir), *frames, *DEMO)
-        end = json.loads((outdir / "batch.jsonl").read_text().splitlines()[-1])
-        assert end["done"] == len(drives) and end["frames"] == sum(lengths), (end, lengths)
-        runs.append((sequential, batch, end["startup_s"]))
+        end = check_record(outdir, len(drives), sum(lengths))
+        runs.append((sequential, batch, end["startup_s"], before))
     total = sum(lengths)
-    ratios = sorted(s / b for s, b, _ in runs)
-    sequential, batch, startup = sorted(runs, key=lambda r: r[0] / r[1])[len(runs) // 2]
+    ratios = sorted(s / b for s, b, _, _ in runs)
+    sequential, batch, startup, before = sorted(runs, key=lambda r: r[0] / r[1])[len(runs) // 2]
     figures = {
         "drives": len(drives),
         "frames_per_drive": lengths,
@@ -106,6 +110,14 @@ def main() -> int:
         "ray_startup_s": startup,
         "ray_startup_share": round(startup / batch, 3),
     }
+    figures["runs_s"] = [  # per repeat: export one after another, batch, (before's batch)
+        [round(r[0], 1), round(r[1], 1), *([round(r[3], 1)] if r[3] is not None else [])]
+        for r in runs
+    ]
+    if args.before is not None:
+        figures["before_ratios"] = sorted(round(r[0] / r[3], 2) for r in runs)
+        figures["before_batch_s"] = round(before, 2)
+        figures["before_over_sequential"] = round(sequential / before, 2)
     print(json.dumps(figures))
     return 0
 

@@ -20,7 +20,7 @@ from live_explain.errors import UserError
 from live_explain.fleet.drives import find_drives
 from live_explain.fleet.record import read_states
 from live_explain.monitor.log_reader import read_log
-from live_explain.synthetic import DrivingScene
+from live_explain.synthetic.sample_drive import write_synthetic_drive
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'live-explain[fleet]')")
 
@@ -30,15 +30,7 @@ SAMPLE = REPO / "recordings" / "sample_drive.mp4"
 
 def synthetic_drive(path: Path, seed: int, frames: int = 10) -> Path:
     """A short drive of the project's synthetic scenes (with cars the demo detector finds)."""
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=10)
-        stream.width, stream.height, stream.pix_fmt = 640, 360, "yuv420p"
-        for image, _truth in DrivingScene(seed=seed, size=(640, 360)).frames(frames):
-            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
-    return path
+    return write_synthetic_drive(path, seed, frames, fps=10)
 
 
 @pytest.fixture

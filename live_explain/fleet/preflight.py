@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from live_explain.errors import UserError
 from live_explain.fleet.record import RECORD_NAME, is_batch_record
-from live_explain.sinks.export_job import ExportJob
+from live_explain.sinks.export_job import ExportJob, check_range
 
 if TYPE_CHECKING:
     from live_explain.fleet.batch import BatchOptions
@@ -74,8 +74,7 @@ def check_options(options: BatchOptions) -> None:
     check_model_name(job.settings.model)
     check_detector_method(job.settings)
     job.check_faithfulness()
-    if job.start_s is not None and job.end_s is not None and job.end_s <= job.start_s:
-        raise UserError(f"--end {job.end_s} must be after --start {job.start_s}")
+    check_range(job.start_s, job.end_s)
     weights = job.settings.weights
     if weights not in ("auto", "demo", "coco", "none") and not os.path.isfile(weights):
         raise UserError(f"--weights {weights}: no such file")

@@ -27,6 +27,12 @@ DEFAULT_SYNTHETIC_FRAMES = 300  # a synthetic scene never ends; export 12 s of i
 DEFAULT_FOLDER_FPS = 10.0
 
 
+def check_range(start_s: float | None, end_s: float | None) -> None:
+    """``--start``/``--end`` that can hold frames: the end after the start."""
+    if start_s is not None and end_s is not None and end_s <= start_s:
+        raise UserError(f"--end {end_s} must be after --start {start_s}")
+
+
 def open_input(
     spec: str,
     *,
@@ -40,8 +46,7 @@ def open_input(
     from live_explain.io.capture import VideoFileSource
     from live_explain.io.recognise import open_source
 
-    if start_s is not None and end_s is not None and end_s <= start_s:
-        raise UserError(f"--end {end_s} must be after --start {start_s}")
+    check_range(start_s, end_s)
     source = open_source(
         spec, start_s=start_s, end_s=end_s, folder_fps=folder_fps, realtime=realtime
     )

@@ -32,6 +32,20 @@ def find_sample_drive() -> Path | None:
     return None
 
 
+def write_synthetic_drive(out: Path, seed: int, frames: int, fps: float = FPS) -> Path:
+    """A drive of ``frames`` frames of the synthetic scene as H.264 at the demo detector's
+    size, without ground truth: the short drives of tests and benchmarks."""
+    writer = H264Writer(out, fps)
+    try:
+        for image, _truth in DrivingScene(seed=seed, size=INPUT_SIZE).frames(frames):
+            writer.write(image)
+    except BaseException:
+        writer.abort()
+        raise
+    writer.close()
+    return out
+
+
 def render(out: Path, seed: int = SAMPLE_SEED, seconds: float = SECONDS) -> Path:
     frames = round(seconds * FPS)
     truth_per_frame = []
