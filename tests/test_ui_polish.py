@@ -279,6 +279,11 @@ def test_compare_view_shows_two_methods_maps_of_one_detection(qtbot, window, sam
     assert "attention in box" in compare.captions[0].text()
     compare.methods[1].setCurrentIndex(compare.methods[1].findData("eigencam"))
     qtbot.waitUntil(lambda: compare.sides[1].title.startswith("EigenCAM"), timeout=WAIT_MS)
+    # another model on one side: loaded with weights auto (offline: the demo detector stands
+    # in for it, and the side's title says so)
+    other = "fasterrcnn_mobilenet_v3_large_320_fpn"
+    compare.models[1].setCurrentIndex(compare.models[1].findData(other))
+    qtbot.waitUntil(lambda: other in compare.sides[1].title, timeout=WAIT_MS)
 
 
 def test_a_note_says_when_the_demo_detector_runs_on_real_footage(qtbot, window, sample_drive):

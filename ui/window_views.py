@@ -57,7 +57,7 @@ class WindowViews:
             update.result.frame.image,
             update.position,
             dets.boxes[row],
-            int(dets.labels[row]),
+            dets.names[row],
         )
 
     def _note_model(self, loaded: LoadedModel) -> None:
