@@ -418,3 +418,30 @@ def test_a_second_click_picks_the_box_around_the_one_picked(qtbot, window, sampl
     assert view.selected == update.selection_keys[inner]
     qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=point)
     assert view.selected == update.selection_keys[outer]
+
+
+def test_event_strip_table_and_layer_tree_are_readable(qtbot, window, sample_drive):
+    window.resize(1920, 1080)
+    window.open_source(str(sample_drive), playing=True)
+    strip = window.event_strip
+    qtbot.waitUntil(lambda: len(strip.events) >= 1, timeout=WAIT_MS)
+    qtbot.keyClick(window, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: not window.playing, timeout=WAIT_MS)
+    frame = min(strip.events)
+    tip = strip.tip_at(strip.x_of(frame))
+    assert tip.startswith(f"frame {frame + 1}\n") and ":" in tip.splitlines()[1]  # its meaning
+    empty = max(range(strip.frame_count), key=lambda f: min(abs(f - e) for e in strip.events))
+    assert "one row per kind" in strip.tip_at(strip.x_of(empty))
+    assert strip.height() >= 5 * 6 + 15  # 5 px rows and a legend under them
+    table = window.table
+    header = table.horizontalHeader()
+    for column in range(table.columnCount()):  # no header is clipped
+        text = table.horizontalHeaderItem(column).text()
+        assert header.sectionSize(column) >= header.fontMetrics().horizontalAdvance(text)
+    events = sum(header.sectionSize(c) for c in range(table.columnCount() - 1))
+    assert events < table.viewport().width()  # the events column starts inside the table
+    tree = window.controls.layer_tree
+    big = tree.height()
+    window.resize(1440, 900)
+    qtbot.wait(200)
+    assert big >= 170 and big > tree.height() >= 170  # it grows with the window
