@@ -418,6 +418,13 @@ def test_a_second_click_picks_the_box_around_the_one_picked(qtbot, window, sampl
     assert view.selected == update.selection_keys[inner]
     qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=point)
     assert view.selected == update.selection_keys[outer]
+    # a double-click as a mouse sends it (click, double-click, release): its first click
+    # picks, the double-click fits the frame, the release after it is no second click
+    qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=point)
+    assert view.selected == update.selection_keys[inner]
+    qtbot.mouseDClick(view, Qt.MouseButton.LeftButton, pos=point)
+    qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=point)
+    assert view.selected == update.selection_keys[inner] and view.zoom == 1.0
 
 
 def test_event_strip_table_and_layer_tree_are_readable(qtbot, window, sample_drive):

@@ -160,8 +160,8 @@ class VideoView(ZoomPan, ImagePane):
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         """A click (not the end of a drag) selects the box under it, or none."""
-        dragged = self._drag_release(event)
-        if event.button() == Qt.MouseButton.LeftButton and not dragged and self.update_shown:
+        click = self._drag_release(event)
+        if event.button() == Qt.MouseButton.LeftButton and click and self.update_shown:
             rows = self.detections_at(event.position())
             keys = [self.update_shown.selection_keys[row] for row in rows]
             if self.selected in keys:  # clicked again: the next larger box under the mouse

@@ -97,7 +97,8 @@ class ZoomPan:
         return True
 
     def _drag_release(self, event: QMouseEvent) -> bool:
-        """True when the release ends a drag (not a click)."""
-        dragged = self._dragging
+        """True when the release is a click: it ends a press (not the second half of a
+        double-click, which fits the frame) that did not drag."""
+        click = self._press is not None and not self._dragging
         self._press, self._dragging = None, False
-        return dragged
+        return click
