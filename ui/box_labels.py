@@ -13,26 +13,20 @@ from PyQt6.QtCore import QPointF, QRectF, Qt
 from PyQt6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPen
 
 from live_explain.render.label_layout import LabelSpot, leader_line, place_labels
-from live_explain.render.overlay import class_colour
+from live_explain.render.overlay import class_colour, label_text
 from live_explain.ui.frame_update import FrameUpdate
 
 LABEL_POINTS = 9.0  # label text size, whatever the frame's resolution
 
 
 def label_texts(update: FrameUpdate) -> list[str]:
-    """Class, the id shown (track id), score; a reused map is marked with ↺."""
+    """The export's label (class, track id, score); a reused map is marked with ↺."""
     dets = update.detections
-    tracked = dets.track_ids is not None
-    texts = []
-    for row in range(len(dets)):
-        track = f" #{update.selection_keys[row]}" if tracked else ""
-        reused = (
-            dets.refreshed is not None and dets.heatmaps is not None and not dets.refreshed[row]
-        )
-        texts.append(
-            f"{dets.names[row]}{track} {float(dets.scores[row]):.2f}{' ↺' if reused else ''}"
-        )
-    return texts
+    reused = dets.refreshed is not None and dets.heatmaps is not None
+    return [
+        label_text(dets, row) + (" ↺" if reused and not dets.refreshed[row] else "")
+        for row in range(len(dets))
+    ]
 
 
 def map_freshness(update: FrameUpdate | None) -> str:
@@ -55,13 +49,14 @@ def selection_note(update: FrameUpdate | None, selected: int | None) -> str:
 
 def layout_labels(
     update: FrameUpdate,
+    texts: list[str],
     rects: list[QRectF],
     area: QRectF,
     metrics: QFontMetricsF,
     keep_clear: list[QRectF] = (),
 ) -> list[LabelSpot]:
-    """Where each label goes, in widget coordinates inside ``area`` (the image's rect)."""
-    texts = label_texts(update)
+    """Where each label (``texts``) goes, in widget coordinates inside ``area`` (the
+    image's rect)."""
     pad = 3.0
     sizes = [(metrics.horizontalAdvance(text) + 2 * pad, metrics.height() + pad) for text in texts]
     dx, dy = area.left(), area.top()
@@ -93,8 +88,8 @@ def paint_boxes(
     font.setPointSizeF(LABEL_POINTS)
     font.setBold(True)
     painter.setFont(font)
-    spots = layout_labels(update, rects, area, QFontMetricsF(font), keep_clear)
     texts = label_texts(update)
+    spots = layout_labels(update, texts, rects, area, QFontMetricsF(font), keep_clear)
     dets = update.detections
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
     for row, rect in enumerate(rects):

@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-from live_explain.monitor.events import EVENT_KINDS
+from live_explain.monitor.events import EVENT_KINDS, SHORT_KIND
 
-EVENT_WORDS = {
-    "attention_outside_box": "outside box",
-    "empty_explanation": "empty map",
-    "class_flip": "class flip",
-    "flicker": "flicker",
-    "dropout": "dropout",
-    "low_confidence_persistent": "low score",
-}
+EVENT_WORDS = SHORT_KIND  # the words the HTML report uses
 EVENT_MEANINGS = {
     "attention_outside_box": "most of the map's energy lies outside the detection's box",
     "empty_explanation": "the map is all zero: nothing explains the detection",

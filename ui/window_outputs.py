@@ -49,7 +49,10 @@ class WindowOutputs:
         name = default_recording_path(self.worker.spec).name
         self.worker.start_recording(unique_path(self.recordings_dir / name))
 
-    marks: tuple[int | None, int | None] = (None, None)  # in and out frames of an export
+    @property
+    def marks(self) -> tuple[int | None, int | None]:
+        """The in and out frames of an export (kept by the event strip, which shows them)."""
+        return self.event_strip.marks
 
     def set_mark(self, which: str) -> None:
         """The in (``"in"``) or out mark at the frame on screen, for the Export dialog."""
@@ -64,7 +67,6 @@ class WindowOutputs:
         else:
             last = update.position
             first = None if first is not None and first > last else first
-        self.marks = (first, last)
         self.event_strip.set_marks(first, last)
         said = ", ".join(
             f"{name} at frame {frame + 1}"

@@ -21,7 +21,6 @@ class WindowViews:
     def _views_new_source(self) -> None:
         self.history.clear()
         self._footage_noted = False
-        self.marks = (None, None)
 
     def _views_show(self, update: FrameUpdate) -> None:
         self.history.add(update)

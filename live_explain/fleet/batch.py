@@ -184,7 +184,14 @@ class _BatchRun:
     """One run of a batch: plans which drives to skip, runs the rest on the engine, records
     each outcome as it comes, then writes the fleet report and the run's end."""
 
-    def __init__(self, options, outdir: Path, record: BatchRecord, progress, ray_start=None):
+    def __init__(
+        self,
+        options: BatchOptions,
+        outdir: Path,
+        record: BatchRecord,
+        progress,
+        ray_start: RayStart | None = None,
+    ):
         self.options, self.outdir, self.record, self.progress = options, outdir, record, progress
         self.ray_start = ray_start
         self.run_id = uuid.uuid4().hex[:12]

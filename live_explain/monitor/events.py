@@ -45,6 +45,15 @@ EVENT_KINDS = (
     "dropout",
     "low_confidence_persistent",
 )
+# Each kind in a few words, as the report's tables and the app's marks and legends say it.
+SHORT_KIND = {
+    "attention_outside_box": "outside box",
+    "empty_explanation": "empty map",
+    "class_flip": "class flip",
+    "flicker": "flicker",
+    "dropout": "dropout",
+    "low_confidence_persistent": "low conf.",
+}
 FLICKER_GRID_WIDTH = 48  # maps are compared on a grid this wide (keeps state small and fast)
 
 

@@ -7,22 +7,12 @@ from collections.abc import Sequence
 from html import escape
 
 from live_explain.monitor.audit import AuditTable, bias_audit
-from live_explain.monitor.events import EVENT_KINDS
+from live_explain.monitor.events import EVENT_KINDS, SHORT_KIND
 from live_explain.monitor.runlog import DriveLog, FaithfulnessRecord
 from live_explain.monitor.stats import track_stats
 from live_explain.monitor.timeline_svg import KIND_COLOURS
 
 WORST_TRACKS = 10
-
-
-SHORT_KIND = {
-    "attention_outside_box": "outside box",
-    "empty_explanation": "empty map",
-    "class_flip": "class flip",
-    "flicker": "flicker",
-    "dropout": "dropout",
-    "low_confidence_persistent": "low conf.",
-}
 
 
 def percent(value: float | None) -> str:

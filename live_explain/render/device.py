@@ -9,12 +9,11 @@ are drawn afterwards with OpenCV on the host.
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import torch
 
 from live_explain.explain.align import frame_region
-from live_explain.render.overlay import COLORMAPS, HEAT_FULL, box_pixels
+from live_explain.render.overlay import HEAT_FULL, box_pixels, colormap_colours
 
 _LUTS: dict[tuple[str, torch.device], torch.Tensor] = {}
 
@@ -23,9 +22,8 @@ def colormap_lut(name: str, device: torch.device) -> torch.Tensor:
     """(256, 3) uint8 BGR lookup table of an OpenCV colormap, cached per device."""
     key = (name, device)
     if key not in _LUTS:
-        levels = np.arange(256, dtype=np.uint8)[:, None]
-        table = cv2.applyColorMap(levels, COLORMAPS[name])[:, 0, :]
-        _LUTS[key] = torch.from_numpy(np.ascontiguousarray(table)).to(device)
+        table = np.ascontiguousarray(colormap_colours(name))
+        _LUTS[key] = torch.from_numpy(table).to(device)
     return _LUTS[key]
 
 
