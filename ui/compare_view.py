@@ -198,7 +198,8 @@ class ComparePanel(QWidget):
             return
         position, loaded, settings, image, box, name = self._request_args
         choices = self.choices()
-        key = (id(loaded), position, tuple(np.round(box, 1)), name, tuple(choices))
+        # the settings too: a colormap or opacity changed while paused redraws both sides
+        key = (id(loaded), settings, position, tuple(np.round(box, 1)), name, tuple(choices))
         if key == self._last:
             return
         self._last = key
@@ -213,7 +214,7 @@ class ComparePanel(QWidget):
         key, sides = answer
         if key != self._last:  # an answer to an older question: a newer one is on its way
             return
-        self.frame = key[1]
+        self.frame = key[2]
         self.sides = sides
         for side, pane, caption in zip(sides, self.panes, self.captions, strict=True):
             pane.set_image(bgr_to_qimage(side.picture) if side.picture is not None else QImage())

@@ -19,6 +19,7 @@ from torch import nn
 from live_explain.explain.features import (
     capture_layer,
     feature_map_grid,
+    first_conv,
     first_conv_filters,
     most_active_channels,
     top_patches,
@@ -43,10 +44,11 @@ class LayerPictures:
     filters: np.ndarray
     channels: tuple[int, ...] = ()  # the channels of the feature maps and patches, in order
     columns: tuple[int, int] = (4, 6)  # of the channel grids and of the filter grid
+    filter_count: int = FILTERS  # kernels in the filter grid (fewer where the model has fewer)
 
     @property
     def filter_captions(self) -> list[str]:
-        return [f"f {i}" for i in range(FILTERS)]
+        return [f"f {i}" for i in range(self.filter_count)]
 
 
 class InspectorWorker(LatestWorker):
@@ -92,6 +94,7 @@ class InspectorWorker(LatestWorker):
             feature_maps=feature_map_grid(view, CHANNELS, columns=grid, burn_captions=False),
             top_patches=patches,
             filters=self._filters[filter_grid],
+            filter_count=min(FILTERS, first_conv(self._model).out_channels),
             channels=channels,
             columns=columns,
         )
